@@ -1,0 +1,19 @@
+export { type ProgressListener, type RegisterInput, RoundtableApi, type Uploader } from "./api.ts";
+export {
+  type ClientEvents,
+  ConferenceClient,
+  type ConferenceClientOptions,
+  type ConnectionStatus,
+} from "./ConferenceClient.ts";
+export { Emitter } from "./Emitter.ts";
+export { ApiError } from "./errors.ts";
+export * from "./ports.ts";
+export {
+  BUBBLE_MS,
+  type Bubble,
+  type ChatEntry,
+  type Phase,
+  type RoomEvents,
+  RoomModel,
+  type Seat,
+} from "./RoomModel.ts";

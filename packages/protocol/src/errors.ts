@@ -1,0 +1,39 @@
+/**
+ * Error codes carried in HTTP error bodies `{ error: { code, message } }` and in `error` messages
+ * over the WebSocket. The server maps them to HTTP statuses at its edge.
+ */
+export const ERROR_CODES = [
+  "bad_request",
+  "invalid_name",
+  "invalid_title",
+  "invalid_image",
+  "image_too_large",
+  "image_too_many_pixels",
+  "unauthorized",
+  "forbidden",
+  "not_found",
+  "conference_full",
+  "unknown_recipient",
+  "invalid_message",
+  "rate_limited",
+  "internal",
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string };
+}
+
+/** WebSocket close codes (4000-4999 is the range RFC 6455 leaves to applications). */
+export const CLOSE_CODES = {
+  normal: 1000,
+  goingAway: 1001,
+  protocolError: 1002,
+  messageTooBig: 1009,
+  unauthorized: 4001,
+  notFound: 4004,
+  tooManyConnections: 4008,
+  rateLimited: 4029,
+  replaced: 4009,
+} as const;

@@ -1,0 +1,120 @@
+import { z } from "zod";
+import { LIMITS } from "./limits.ts";
+
+/**
+ * Every WebSocket message, one discriminated union per direction. The server parses what clients
+ * send with `ClientMessage`; clients parse what the server sends with `ServerMessage`.
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+const Id = z.string().min(1).max(64);
+
+/** Who a text (and, later, a voice) goes to: everyone, or the listed members. */
+export const Audience = z.union([z.literal("all"), z.array(Id).min(1).max(LIMITS.recipientsMax)]);
+export type Audience = z.infer<typeof Audience>;
+
+export const Avatar = z.object({
+  url: z.string(),
+  /** Fallback colour while the image loads, as `#rrggbb`. */
+  color: z.string(),
+});
+export type Avatar = z.infer<typeof Avatar>;
+
+export const MemberInfo = z.object({
+  id: Id,
+  name: z.string(),
+  avatar: Avatar,
+  /** Seat index around the table, 0-based, in registration order. */
+  seat: z.number().int().min(0),
+});
+export type MemberInfo = z.infer<typeof MemberInfo>;
+
+export const TextMessage = z.object({
+  type: z.literal("text"),
+  id: z.string(),
+  /** Per-conference sequence number: increases by one for each stored text. */
+  seq: z.number().int(),
+  from: Id,
+  to: Audience,
+  text: z.string(),
+  /** Milliseconds since the Unix epoch, server clock. */
+  sentAt: z.number(),
+  /** Echo of the sender's `clientId`, only on the copy sent back to the sender. */
+  clientId: z.string().optional(),
+});
+export type TextMessage = z.infer<typeof TextMessage>;
+
+// ---------------------------------------------------------------- server -> client
+
+export const HelloMessage = z.object({
+  type: z.literal("hello"),
+  protocolVersion: z.number().int(),
+  memberId: Id,
+  conference: z.object({ id: Id, title: z.string(), state: z.enum(["registering", "built"]) }),
+  /** Members with at least one open connection right now. */
+  online: z.array(Id),
+});
+
+export const LobbyMessage = z.object({
+  type: z.literal("lobby"),
+  members: z.array(MemberInfo),
+});
+
+export const BuildMessage = z.object({
+  type: z.literal("build"),
+  conference: z.object({ id: Id, title: z.string() }),
+  members: z.array(MemberInfo),
+});
+export type BuildMessage = z.infer<typeof BuildMessage>;
+
+export const MemberAddedMessage = z.object({
+  type: z.literal("member-added"),
+  member: MemberInfo,
+});
+
+export const PresenceMessage = z.object({
+  type: z.literal("presence"),
+  online: z.array(Id),
+  offline: z.array(Id),
+});
+
+export const HistoryMessage = z.object({
+  type: z.literal("history"),
+  messages: z.array(TextMessage),
+});
+
+export const ErrorMessage = z.object({
+  type: z.literal("error"),
+  code: z.string(),
+  message: z.string(),
+  /** The `clientId` of the client message that caused it, when there was one. */
+  clientId: z.string().optional(),
+});
+
+export const ServerMessage = z.discriminatedUnion("type", [
+  HelloMessage,
+  LobbyMessage,
+  BuildMessage,
+  MemberAddedMessage,
+  PresenceMessage,
+  HistoryMessage,
+  TextMessage,
+  ErrorMessage,
+]);
+export type ServerMessage = z.infer<typeof ServerMessage>;
+export type ServerMessageOf<T extends ServerMessage["type"]> = Extract<ServerMessage, { type: T }>;
+
+// ---------------------------------------------------------------- client -> server
+
+export const SendTextMessage = z.object({
+  type: z.literal("text"),
+  to: Audience,
+  text: z.string().min(1).max(LIMITS.textMax),
+  /** Chosen by the client; echoed on the stored copy so the client can match its own message. */
+  clientId: z.string().min(1).max(64).optional(),
+});
+export type SendTextMessage = z.infer<typeof SendTextMessage>;
+
+export const ClientMessage = z.discriminatedUnion("type", [SendTextMessage]);
+export type ClientMessage = z.infer<typeof ClientMessage>;

@@ -1,0 +1,118 @@
+import { join } from "node:path";
+import fastifyMultipart from "@fastify/multipart";
+import fastifyWebsocket from "@fastify/websocket";
+import { LIMITS } from "@roundtable/protocol";
+import Fastify, { type FastifyInstance } from "fastify";
+import { FileAvatarStore } from "./avatars/FileAvatarStore.ts";
+import { ConferenceService } from "./conference/ConferenceService.ts";
+import { randomIds } from "./conference/ids.ts";
+import {
+  type Clock,
+  type IdSource,
+  type Scheduler,
+  systemClock,
+  timerScheduler,
+} from "./conference/ports.ts";
+import type { Config } from "./config.ts";
+import { avatarRoutes } from "./http/avatarRoutes.ts";
+import { conferenceRoutes } from "./http/conferenceRoutes.ts";
+import { toHttpError } from "./http/errors.ts";
+import { pageRoutes } from "./http/pageRoutes.ts";
+import { addSecurityHeaders } from "./http/securityHeaders.ts";
+import { socketRoute, websocketOptions } from "./signalling/socketRoute.ts";
+import type { Store } from "./store/Store.ts";
+import { SqliteStore } from "./store/sqlite/SqliteStore.ts";
+
+export interface Server {
+  app: FastifyInstance;
+  service: ConferenceService;
+  store: Store;
+  /** Stops accepting, tells connected clients, closes sockets and the store. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+export interface ServerOverrides {
+  store?: Store;
+  clock?: Clock;
+  ids?: IdSource;
+  scheduler?: Scheduler;
+  logger?: boolean;
+}
+
+/** Wires configuration, storage, the domain and the HTTP/WebSocket edges into one server. */
+export async function createServer(config: Config, overrides: ServerOverrides = {}): Promise<Server> {
+  const store = overrides.store ?? new SqliteStore(join(config.dataDir, "roundtable.sqlite"));
+  const avatars = new FileAvatarStore(join(config.dataDir, "avatars"));
+  const clock = overrides.clock ?? systemClock;
+  const service = new ConferenceService({
+    store,
+    avatars,
+    clock,
+    ids: overrides.ids ?? randomIds,
+    scheduler: overrides.scheduler ?? timerScheduler,
+    limits: config.conference,
+  });
+
+  const app = Fastify({
+    logger:
+      overrides.logger === false
+        ? false
+        : {
+            level: config.logLevel,
+            // Member tokens travel in socket URLs' query strings: log paths only, never queries or auth headers.
+            serializers: {
+              req: (req: { method: string; url: string; ip?: string }) => ({
+                method: req.method,
+                url: req.url.split("?")[0],
+                ip: req.ip,
+              }),
+            },
+          },
+    trustProxy: false,
+    bodyLimit: 64 * 1024,
+  });
+  app.setErrorHandler((error, request, reply) => {
+    const { status, body } = toHttpError(error);
+    if (status >= 500) request.log.error({ err: error }, "request failed");
+    void reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((_request, reply) => {
+    void reply.code(404).send({ error: { code: "not_found", message: "no such route" } });
+  });
+  addSecurityHeaders(app);
+  await app.register(fastifyMultipart, {
+    limits: { fileSize: LIMITS.avatarFileMax, files: 1, fields: 4, fieldSize: 1024, parts: 6 },
+  });
+  await app.register(fastifyWebsocket, { options: websocketOptions });
+
+  let ready = false;
+  app.get("/healthz", async (_request, reply) =>
+    ready ? { status: "ok" } : reply.code(503).send({ status: "starting" }),
+  );
+  conferenceRoutes(app, {
+    service,
+    clock,
+    publicUrl: config.publicUrl,
+    avatarPolicy: { size: 256, maxInputPixels: config.http.avatarMaxPixels },
+    conferencesPerMinute: config.http.conferencesPerMinute,
+    registrationsPerMinute: config.http.registrationsPerMinute,
+  });
+  avatarRoutes(app, avatars);
+  socketRoute(app, service);
+  await pageRoutes(app, config.webDir);
+  app.addHook("onReady", async () => {
+    ready = true;
+  });
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      ready = false;
+      service.close();
+      await app.close();
+      await store.close();
+    })();
+    return closing;
+  };
+  return { app, service, store, close };
+}

@@ -1,0 +1,146 @@
+import type { BuildMessage, MemberInfo } from "@roundtable/protocol";
+import { encode } from "./encode.ts";
+import type { MemberConnection } from "./ports.ts";
+import type { ConferenceRecord, MemberRecord } from "./records.ts";
+
+/**
+ * One conference in memory: its members in seat order and the connections open to it. It decides
+ * nothing about persistence; ConferenceService loads it, changes it and stores what changed.
+ */
+export class Conference {
+  private readonly membersInSeatOrder: MemberRecord[];
+  private readonly membersById = new Map<string, MemberRecord>();
+  private readonly connections = new Map<string, Set<MemberConnection>>();
+  /** The encoded build message, kept until the roster changes (late joiners get the same bytes). */
+  private buildFrame: Uint8Array | undefined;
+  /** Sequence number of the last stored text. */
+  lastSeq: number;
+
+  constructor(
+    readonly record: ConferenceRecord,
+    members: MemberRecord[],
+    lastSeq: number,
+  ) {
+    this.membersInSeatOrder = [...members].sort((a, b) => a.seat - b.seat);
+    for (const m of this.membersInSeatOrder) this.membersById.set(m.id, m);
+    this.lastSeq = lastSeq;
+  }
+
+  get id(): string {
+    return this.record.id;
+  }
+
+  get isBuilt(): boolean {
+    return this.record.state === "built";
+  }
+
+  get memberCount(): number {
+    return this.membersInSeatOrder.length;
+  }
+
+  get members(): readonly MemberRecord[] {
+    return this.membersInSeatOrder;
+  }
+
+  member(id: string): MemberRecord | undefined {
+    return this.membersById.get(id);
+  }
+
+  /** The next free seat; seats are handed out in registration order and never reused. */
+  nextSeat(): number {
+    return this.membersInSeatOrder.length;
+  }
+
+  addMember(member: MemberRecord): void {
+    this.membersInSeatOrder.push(member);
+    this.membersById.set(member.id, member);
+    this.buildFrame = undefined;
+  }
+
+  markBuilt(builtAt: number): void {
+    this.record.state = "built";
+    this.record.builtAt = builtAt;
+  }
+
+  memberInfo(member: MemberRecord): MemberInfo {
+    return {
+      id: member.id,
+      name: member.name,
+      avatar: { url: avatarUrl(member.avatarHash), color: member.avatarColor },
+      seat: member.seat,
+    };
+  }
+
+  buildMessage(): BuildMessage {
+    return {
+      type: "build",
+      conference: { id: this.record.id, title: this.record.title },
+      members: this.membersInSeatOrder.map((m) => this.memberInfo(m)),
+    };
+  }
+
+  encodedBuildMessage(): Uint8Array {
+    this.buildFrame ??= encode(this.buildMessage());
+    return this.buildFrame;
+  }
+
+  // ------------------------------------------------------------ connections
+
+  /** Returns true when this is the member's first open connection (they just came online). */
+  attach(memberId: string, connection: MemberConnection): boolean {
+    let set = this.connections.get(memberId);
+    if (!set) {
+      set = new Set();
+      this.connections.set(memberId, set);
+    }
+    set.add(connection);
+    return set.size === 1;
+  }
+
+  /** Returns true when the member has no open connection left (they just went offline). */
+  detach(memberId: string, connection: MemberConnection): boolean {
+    const set = this.connections.get(memberId);
+    if (!set?.delete(connection)) return false;
+    if (set.size > 0) return false;
+    this.connections.delete(memberId);
+    return true;
+  }
+
+  connectionCount(memberId: string): number {
+    return this.connections.get(memberId)?.size ?? 0;
+  }
+
+  get hasConnections(): boolean {
+    return this.connections.size > 0;
+  }
+
+  onlineMemberIds(): string[] {
+    return [...this.connections.keys()];
+  }
+
+  /** Sends one encoded frame to every connection of every member. */
+  broadcast(frame: Uint8Array): void {
+    for (const set of this.connections.values()) for (const c of set) c.send(frame);
+  }
+
+  /** Sends one encoded frame to every connection except those of one member. */
+  broadcastExcept(memberId: string, frame: Uint8Array): void {
+    for (const [id, set] of this.connections) if (id !== memberId) for (const c of set) c.send(frame);
+  }
+
+  /** Sends one encoded frame to every connection of the given members (each member once). */
+  sendTo(memberIds: Iterable<string>, frame: Uint8Array): void {
+    for (const id of new Set(memberIds)) {
+      const set = this.connections.get(id);
+      if (set) for (const c of set) c.send(frame);
+    }
+  }
+
+  closeAll(code: number, reason: string): void {
+    for (const set of this.connections.values()) for (const c of set) c.close(code, reason);
+  }
+}
+
+export function avatarUrl(hash: string): string {
+  return `/avatars/${hash}.webp`;
+}

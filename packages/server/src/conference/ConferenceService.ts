@@ -1,0 +1,355 @@
+import {
+  type Audience,
+  CLOSE_CODES,
+  type ConferenceSummary,
+  LIMITS,
+  PROTOCOL_VERSION,
+  type SendTextMessage,
+  type ServerMessage,
+  type TextMessage,
+} from "@roundtable/protocol";
+import { RateLimiter } from "../limits/TokenBucket.ts";
+import type { Store } from "../store/Store.ts";
+import { avatarUrl, Conference } from "./Conference.ts";
+import { encode } from "./encode.ts";
+import { RoundtableError } from "./errors.ts";
+import { hashToken, tokenMatches } from "./ids.ts";
+import type { AvatarStore, Clock, IdSource, MemberConnection, NormalisedAvatar, Scheduler } from "./ports.ts";
+import type { MemberRecord, MessageRecord } from "./records.ts";
+import { validName, validTitle } from "./validate.ts";
+
+export interface ConferenceLimits {
+  membersPerConference: number;
+  connectionsPerMember: number;
+  /** Texts a member may send at once, then `textsPerSecond` on average. */
+  textBurst: number;
+  textsPerSecond: number;
+  /** Presence changes within this window go out as one message (joins come in bursts). */
+  presenceBatchMs: number;
+}
+
+export const DEFAULT_CONFERENCE_LIMITS: ConferenceLimits = {
+  membersPerConference: 5000,
+  connectionsPerMember: 5,
+  textBurst: 20,
+  textsPerSecond: 5,
+  presenceBatchMs: 50,
+};
+
+export interface ConferenceServiceDeps {
+  store: Store;
+  avatars: AvatarStore;
+  clock: Clock;
+  ids: IdSource;
+  scheduler: Scheduler;
+  limits?: Partial<ConferenceLimits>;
+}
+
+interface PendingPresence {
+  online: Set<string>;
+  offline: Set<string>;
+  cancel: () => void;
+}
+
+/**
+ * The conference domain: creating conferences, registering members, building, presence and text.
+ * No HTTP, WebSocket or database here: those are adapters handed in as ports.
+ */
+export class ConferenceService {
+  private readonly store: Store;
+  private readonly avatars: AvatarStore;
+  private readonly clock: Clock;
+  private readonly ids: IdSource;
+  private readonly scheduler: Scheduler;
+  readonly limits: ConferenceLimits;
+  private readonly loaded = new Map<string, Promise<Conference>>();
+  /** Registrations of one conference run one after another so seats stay unique and dense. */
+  private readonly registrationQueues = new Map<string, Promise<unknown>>();
+  private readonly pendingPresence = new Map<string, PendingPresence>();
+  private readonly textLimiter: RateLimiter;
+
+  constructor(deps: ConferenceServiceDeps) {
+    this.store = deps.store;
+    this.avatars = deps.avatars;
+    this.clock = deps.clock;
+    this.ids = deps.ids;
+    this.scheduler = deps.scheduler;
+    this.limits = { ...DEFAULT_CONFERENCE_LIMITS, ...deps.limits };
+    this.textLimiter = new RateLimiter(this.limits.textBurst, this.limits.textsPerSecond, this.clock);
+  }
+
+  // ------------------------------------------------------------ lifecycle
+
+  async createConference(rawTitle: unknown): Promise<{ id: string; title: string; hostToken: string }> {
+    const title = validTitle(rawTitle);
+    const id = this.ids.id();
+    const hostToken = this.ids.token();
+    await this.store.createConference({
+      id,
+      title,
+      hostTokenHash: hashToken(hostToken),
+      state: "registering",
+      createdAt: this.clock.now(),
+      builtAt: null,
+    });
+    return { id, title, hostToken };
+  }
+
+  /** The conference, loaded from the store once and kept in memory. */
+  async conference(id: string): Promise<Conference> {
+    let pending = this.loaded.get(id);
+    if (!pending) {
+      pending = this.loadConference(id);
+      this.loaded.set(id, pending);
+      pending.catch(() => this.loaded.delete(id));
+    }
+    return pending;
+  }
+
+  private async loadConference(id: string): Promise<Conference> {
+    const record = await this.store.getConference(id);
+    if (!record) throw new RoundtableError("not_found", "no such conference");
+    const [members, lastSeq] = await Promise.all([this.store.listMembers(id), this.store.lastSeq(id)]);
+    return new Conference(record, members, lastSeq);
+  }
+
+  async summary(id: string): Promise<ConferenceSummary> {
+    const c = await this.conference(id);
+    return {
+      id: c.id,
+      title: c.record.title,
+      state: c.record.state,
+      members: c.members.map((m) => ({ id: m.id, name: m.name, avatarUrl: avatarUrl(m.avatarHash) })),
+    };
+  }
+
+  /**
+   * Registers a member. Every check runs before anything is stored, so a rejected registration
+   * leaves no trace. Everyone connected (lobby or room) hears of the new member at once.
+   */
+  async registerMember(
+    conferenceId: string,
+    rawName: unknown,
+    avatar: NormalisedAvatar,
+  ): Promise<{ member: MemberRecord; token: string }> {
+    const name = validName(rawName);
+    const conference = await this.conference(conferenceId);
+    const previous = this.registrationQueues.get(conferenceId) ?? Promise.resolve();
+    const run = previous
+      .catch(() => {})
+      .then(async () => {
+        if (conference.memberCount >= this.limits.membersPerConference)
+          throw new RoundtableError("conference_full", "this conference has no free seat");
+        await this.avatars.save(avatar);
+        const token = this.ids.token();
+        const member: MemberRecord = {
+          id: this.ids.id(),
+          conferenceId,
+          name,
+          tokenHash: hashToken(token),
+          avatarHash: avatar.hash,
+          avatarColor: avatar.color,
+          seat: conference.nextSeat(),
+          createdAt: this.clock.now(),
+        };
+        await this.store.addMember(member);
+        conference.addMember(member);
+        conference.broadcast(encode({ type: "member-added", member: conference.memberInfo(member) }));
+        return { member, token };
+      });
+    this.registrationQueues.set(conferenceId, run);
+    try {
+      return await run;
+    } finally {
+      if (this.registrationQueues.get(conferenceId) === run) this.registrationQueues.delete(conferenceId);
+    }
+  }
+
+  /** Checks a conference exists and has room, for the HTTP edge to fail fast before image work. */
+  async assertCanRegister(conferenceId: string): Promise<void> {
+    const conference = await this.conference(conferenceId);
+    if (conference.memberCount >= this.limits.membersPerConference)
+      throw new RoundtableError("conference_full", "this conference has no free seat");
+  }
+
+  /**
+   * Builds the conference: every connected member receives the build message. Building a built
+   * conference again changes nothing and sends nothing.
+   */
+  async build(conferenceId: string, bearer: string | undefined): Promise<{ alreadyBuilt: boolean }> {
+    const conference = await this.conference(conferenceId);
+    await this.authorizeHost(conference, bearer);
+    if (conference.isBuilt) return { alreadyBuilt: true };
+    const builtAt = this.clock.now();
+    await this.store.markBuilt(conferenceId, builtAt);
+    conference.markBuilt(builtAt);
+    conference.broadcast(conference.encodedBuildMessage());
+    return { alreadyBuilt: false };
+  }
+
+  private async authorizeHost(conference: Conference, bearer: string | undefined): Promise<void> {
+    if (!bearer) throw new RoundtableError("unauthorized", "the host token is required");
+    if (tokenMatches(bearer, conference.record.hostTokenHash)) return;
+    const member = await this.store.findMemberByTokenHash(hashToken(bearer));
+    if (member?.conferenceId === conference.id)
+      throw new RoundtableError("forbidden", "only the host can do this");
+    throw new RoundtableError("unauthorized", "the token is not valid for this conference");
+  }
+
+  /** The member a token belongs to, if it belongs to this conference. */
+  async authenticateMember(conferenceId: string, token: string | undefined): Promise<MemberRecord> {
+    if (!token) throw new RoundtableError("unauthorized", "a member token is required");
+    const member = await this.store.findMemberByTokenHash(hashToken(token));
+    if (!member || member.conferenceId !== conferenceId)
+      throw new RoundtableError("unauthorized", "the token is not valid for this conference");
+    return member;
+  }
+
+  // ------------------------------------------------------------ connections
+
+  /**
+   * Attaches an authenticated member's connection: it receives hello, then the lobby or the build
+   * message, then the texts it may see (after `sinceSeq`). Returns the function that detaches it.
+   */
+  async connect(
+    conferenceId: string,
+    memberId: string,
+    connection: MemberConnection,
+    sinceSeq = 0,
+  ): Promise<() => void> {
+    const conference = await this.conference(conferenceId);
+    if (!conference.member(memberId)) throw new RoundtableError("unauthorized", "not a member");
+    if (conference.connectionCount(memberId) >= this.limits.connectionsPerMember) {
+      connection.close(CLOSE_CODES.tooManyConnections, "too many connections for this member");
+      return () => {};
+    }
+    const history = await this.store.listVisibleMessages(conferenceId, memberId, {
+      afterSeq: sinceSeq,
+      limit: LIMITS.historyMax,
+    });
+    const cameOnline = conference.attach(memberId, connection);
+    const hello: ServerMessage = {
+      type: "hello",
+      protocolVersion: PROTOCOL_VERSION,
+      memberId,
+      conference: { id: conference.id, title: conference.record.title, state: conference.record.state },
+      online: conference.onlineMemberIds(),
+    };
+    connection.send(encode(hello));
+    if (conference.isBuilt) connection.send(conference.encodedBuildMessage());
+    else
+      connection.send(
+        encode({ type: "lobby", members: conference.members.map((m) => conference.memberInfo(m)) }),
+      );
+    connection.send(encode({ type: "history", messages: history.map(toWire) }));
+    if (cameOnline) this.presenceChanged(conference, memberId, true);
+
+    let attached = true;
+    return () => {
+      if (!attached) return;
+      attached = false;
+      if (conference.detach(memberId, connection)) this.presenceChanged(conference, memberId, false);
+    };
+  }
+
+  private presenceChanged(conference: Conference, memberId: string, online: boolean): void {
+    let pending = this.pendingPresence.get(conference.id);
+    if (!pending) {
+      const cancel = this.scheduler.schedule(
+        () => this.flushPresence(conference),
+        this.limits.presenceBatchMs,
+      );
+      pending = { online: new Set(), offline: new Set(), cancel };
+      this.pendingPresence.set(conference.id, pending);
+    }
+    // A member who left and came back within one batch is simply online (and vice versa).
+    (online ? pending.offline : pending.online).delete(memberId);
+    (online ? pending.online : pending.offline).add(memberId);
+  }
+
+  private flushPresence(conference: Conference): void {
+    const pending = this.pendingPresence.get(conference.id);
+    if (!pending) return;
+    this.pendingPresence.delete(conference.id);
+    if (pending.online.size + pending.offline.size === 0) return;
+    conference.broadcast(
+      encode({ type: "presence", online: [...pending.online], offline: [...pending.offline] }),
+    );
+  }
+
+  // ------------------------------------------------------------ text
+
+  /** Stores a text and delivers it to its audience and back to the sender; nobody else sees it. */
+  async sendText(conferenceId: string, fromId: string, message: SendTextMessage): Promise<TextMessage> {
+    const conference = await this.conference(conferenceId);
+    if (!conference.member(fromId)) throw new RoundtableError("unauthorized", "not a member");
+    if (message.text.trim().length === 0)
+      throw new RoundtableError("invalid_message", "text must not be blank");
+    const to = this.resolveAudience(conference, message.to);
+    if (!this.textLimiter.take(`${conferenceId}/${fromId}`))
+      throw new RoundtableError("rate_limited", "too many messages; wait a moment");
+
+    const record: MessageRecord = {
+      id: this.ids.id(),
+      conferenceId,
+      seq: ++conference.lastSeq,
+      from: fromId,
+      to,
+      text: message.text,
+      sentAt: this.clock.now(),
+      clientId: message.clientId ?? null,
+    };
+    await this.store.addMessage(record);
+
+    const forRecipients = toWire({ ...record, clientId: null });
+    const forSender = toWire(record);
+    const recipientFrame = encode(forRecipients);
+    const senderFrame = record.clientId ? encode(forSender) : recipientFrame;
+    if (to === "all") conference.broadcastExcept(fromId, recipientFrame);
+    else
+      conference.sendTo(
+        to.filter((id) => id !== fromId),
+        recipientFrame,
+      );
+    conference.sendTo([fromId], senderFrame);
+    return forSender;
+  }
+
+  private resolveAudience(conference: Conference, to: Audience): Audience {
+    if (to === "all") return "all";
+    const unique = [...new Set(to)];
+    const unknown = unique.filter((id) => !conference.member(id));
+    if (unknown.length > 0)
+      throw new RoundtableError("unknown_recipient", `not members of this conference: ${unknown.join(", ")}`);
+    return unique;
+  }
+
+  async history(conferenceId: string, memberId: string, sinceSeq = 0): Promise<TextMessage[]> {
+    const records = await this.store.listVisibleMessages(conferenceId, memberId, {
+      afterSeq: sinceSeq,
+      limit: LIMITS.historyMax,
+    });
+    return records.map(toWire);
+  }
+
+  /** Closes every open connection (server shutdown) and cancels pending timers. */
+  close(code: number = CLOSE_CODES.goingAway, reason = "server shutting down"): void {
+    for (const pending of this.pendingPresence.values()) pending.cancel();
+    this.pendingPresence.clear();
+    for (const loading of this.loaded.values()) loading.then((c) => c.closeAll(code, reason)).catch(() => {});
+  }
+}
+
+function toWire(record: MessageRecord): TextMessage {
+  const message: TextMessage = {
+    type: "text",
+    id: record.id,
+    seq: record.seq,
+    from: record.from,
+    to: record.to,
+    text: record.text,
+    sentAt: record.sentAt,
+  };
+  if (record.clientId) message.clientId = record.clientId;
+  return message;
+}

@@ -1,0 +1,200 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import type { ConferenceRecord, MemberRecord, MessageRecord } from "../../conference/records.ts";
+import type { Store } from "../Store.ts";
+import { MIGRATIONS } from "./migrations.ts";
+
+interface MemberRow {
+  id: string;
+  conference_id: string;
+  name: string;
+  token_hash: string;
+  avatar_hash: string;
+  avatar_color: string;
+  seat: number;
+  created_at: number;
+}
+
+interface MessageRow {
+  id: string;
+  conference_id: string;
+  seq: number;
+  from_id: string;
+  to_all: number;
+  recipients: string;
+  text: string;
+  sent_at: number;
+  client_id: string | null;
+}
+
+const toMember = (r: MemberRow): MemberRecord => ({
+  id: r.id,
+  conferenceId: r.conference_id,
+  name: r.name,
+  tokenHash: r.token_hash,
+  avatarHash: r.avatar_hash,
+  avatarColor: r.avatar_color,
+  seat: r.seat,
+  createdAt: r.created_at,
+});
+
+const toMessage = (r: MessageRow): MessageRecord => ({
+  id: r.id,
+  conferenceId: r.conference_id,
+  seq: r.seq,
+  from: r.from_id,
+  to: r.to_all ? "all" : (JSON.parse(r.recipients) as string[]),
+  text: r.text,
+  sentAt: r.sent_at,
+  clientId: r.client_id,
+});
+
+/** The embedded default Store: one SQLite file in WAL mode. `":memory:"` works for tests. */
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(file: string) {
+    if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma("journal_mode = WAL");
+    // WAL with synchronous=NORMAL survives process crashes; only an OS crash can lose the last commits.
+    this.db.pragma("synchronous = NORMAL");
+    this.db.pragma("foreign_keys = ON");
+    this.migrate();
+    const db = this.db;
+    this.stmts = {
+      insertConference: db.prepare(
+        "INSERT INTO conferences (id, title, host_token_hash, state, created_at, built_at) VALUES (?, ?, ?, ?, ?, ?)",
+      ),
+      getConference: db.prepare("SELECT * FROM conferences WHERE id = ?"),
+      markBuilt: db.prepare(
+        "UPDATE conferences SET state = 'built', built_at = ? WHERE id = ? AND state <> 'built'",
+      ),
+      insertMember: db.prepare(
+        "INSERT INTO members (id, conference_id, name, token_hash, avatar_hash, avatar_color, seat, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      ),
+      listMembers: db.prepare("SELECT * FROM members WHERE conference_id = ? ORDER BY seat"),
+      memberByToken: db.prepare("SELECT * FROM members WHERE token_hash = ?"),
+      insertMessage: db.prepare(
+        "INSERT INTO messages (id, conference_id, seq, from_id, to_all, recipients, text, sent_at, client_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      ),
+      insertRecipient: db.prepare(
+        "INSERT OR IGNORE INTO message_recipients (conference_id, member_id, seq) VALUES (?, ?, ?)",
+      ),
+      lastSeq: db.prepare("SELECT COALESCE(MAX(seq), 0) AS seq FROM messages WHERE conference_id = ?"),
+      visible: db.prepare(`
+        SELECT * FROM messages WHERE conference_id = @c AND seq > @after AND (
+          to_all = 1 OR from_id = @m OR seq IN (
+            SELECT seq FROM message_recipients WHERE conference_id = @c AND member_id = @m AND seq > @after))
+        ORDER BY seq DESC LIMIT @limit`),
+    };
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma("user_version", { simple: true }) as number;
+    for (let i = version; i < MIGRATIONS.length; i++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[i] as string);
+        this.db.pragma(`user_version = ${i + 1}`);
+      })();
+    }
+  }
+
+  async createConference(c: ConferenceRecord): Promise<void> {
+    this.stmts.insertConference.run(c.id, c.title, c.hostTokenHash, c.state, c.createdAt, c.builtAt);
+  }
+
+  async getConference(id: string): Promise<ConferenceRecord | undefined> {
+    const r = this.stmts.getConference.get(id) as
+      | {
+          id: string;
+          title: string;
+          host_token_hash: string;
+          state: "registering" | "built";
+          created_at: number;
+          built_at: number | null;
+        }
+      | undefined;
+    return (
+      r && {
+        id: r.id,
+        title: r.title,
+        hostTokenHash: r.host_token_hash,
+        state: r.state,
+        createdAt: r.created_at,
+        builtAt: r.built_at,
+      }
+    );
+  }
+
+  async markBuilt(id: string, builtAt: number): Promise<void> {
+    this.stmts.markBuilt.run(builtAt, id);
+  }
+
+  async addMember(m: MemberRecord): Promise<void> {
+    this.stmts.insertMember.run(
+      m.id,
+      m.conferenceId,
+      m.name,
+      m.tokenHash,
+      m.avatarHash,
+      m.avatarColor,
+      m.seat,
+      m.createdAt,
+    );
+  }
+
+  async listMembers(conferenceId: string): Promise<MemberRecord[]> {
+    return (this.stmts.listMembers.all(conferenceId) as MemberRow[]).map(toMember);
+  }
+
+  async findMemberByTokenHash(tokenHash: string): Promise<MemberRecord | undefined> {
+    const r = this.stmts.memberByToken.get(tokenHash) as MemberRow | undefined;
+    return r && toMember(r);
+  }
+
+  private readonly insertMessageTx = (m: MessageRecord) =>
+    this.db.transaction(() => {
+      const toAll = m.to === "all";
+      this.stmts.insertMessage.run(
+        m.id,
+        m.conferenceId,
+        m.seq,
+        m.from,
+        toAll ? 1 : 0,
+        toAll ? "[]" : JSON.stringify(m.to),
+        m.text,
+        m.sentAt,
+        m.clientId,
+      );
+      if (m.to !== "all") for (const r of m.to) this.stmts.insertRecipient.run(m.conferenceId, r, m.seq);
+    })();
+
+  async addMessage(m: MessageRecord): Promise<void> {
+    this.insertMessageTx(m);
+  }
+
+  async lastSeq(conferenceId: string): Promise<number> {
+    return (this.stmts.lastSeq.get(conferenceId) as { seq: number }).seq;
+  }
+
+  async listVisibleMessages(
+    conferenceId: string,
+    memberId: string,
+    { afterSeq = 0, limit }: { afterSeq?: number; limit: number },
+  ): Promise<MessageRecord[]> {
+    const rows = this.stmts.visible.all({
+      c: conferenceId,
+      m: memberId,
+      after: afterSeq,
+      limit,
+    }) as MessageRow[];
+    return rows.reverse().map(toMessage);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

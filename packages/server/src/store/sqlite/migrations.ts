@@ -1,0 +1,44 @@
+/** Schema migrations, applied in order; `PRAGMA user_version` records how many have run. */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE conferences (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    host_token_hash TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('registering', 'built')),
+    created_at INTEGER NOT NULL,
+    built_at INTEGER
+  );
+  CREATE TABLE members (
+    id TEXT PRIMARY KEY,
+    conference_id TEXT NOT NULL REFERENCES conferences(id),
+    name TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    avatar_hash TEXT NOT NULL,
+    avatar_color TEXT NOT NULL,
+    seat INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    UNIQUE (conference_id, seat)
+  );
+  CREATE TABLE messages (
+    id TEXT PRIMARY KEY,
+    conference_id TEXT NOT NULL REFERENCES conferences(id),
+    seq INTEGER NOT NULL,
+    from_id TEXT NOT NULL,
+    to_all INTEGER NOT NULL,
+    recipients TEXT NOT NULL,
+    text TEXT NOT NULL,
+    sent_at INTEGER NOT NULL,
+    client_id TEXT,
+    UNIQUE (conference_id, seq)
+  );
+  -- One row per addressed member of a private text, so history is one indexed lookup.
+  CREATE TABLE message_recipients (
+    conference_id TEXT NOT NULL,
+    member_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (conference_id, member_id, seq)
+  ) WITHOUT ROWID;
+  CREATE INDEX messages_from ON messages (conference_id, from_id, seq);
+  `,
+];
