@@ -2,7 +2,9 @@ import {
   type Audience,
   CLOSE_CODES,
   type ClientMessage,
+  LIMITS,
   parseServerMessage,
+  SendTextMessage,
   type ServerMessage,
   type TextMessage,
 } from "@roundtable/protocol";
@@ -93,6 +95,10 @@ export class ConferenceClient extends Emitter<ClientEvents> {
    * has it; while disconnected the text waits and goes out on reconnect.
    */
   sendText(to: Audience, text: string): Promise<TextMessage> {
+    // Checked here too, so an obviously bad text fails at once instead of after a round trip.
+    const problem = SendTextMessage.safeParse({ type: "text", to, text });
+    if (!problem.success || text.trim().length === 0)
+      return Promise.reject(new ApiError("invalid_message", textProblem(to, text)));
     const clientId = newClientId();
     return new Promise<TextMessage>((resolve, reject) => {
       const entry: PendingText = {
@@ -201,4 +207,12 @@ export class ConferenceClient extends Emitter<ClientEvents> {
     this.status = status;
     this.emit("status", status);
   }
+}
+
+function textProblem(to: Audience, text: string): string {
+  if (text.trim().length === 0) return "write something first";
+  if (text.length > LIMITS.textMax) return `a text can have at most ${LIMITS.textMax} characters`;
+  if (to !== "all" && (to.length === 0 || to.length > LIMITS.recipientsMax))
+    return `choose between 1 and ${LIMITS.recipientsMax} recipients`;
+  return "this text cannot be sent";
 }

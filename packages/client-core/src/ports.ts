@@ -17,15 +17,22 @@ export const realScheduler: Scheduler = {
 
 export const realClock: Clock = { now: () => Date.now() };
 
+/**
+ * An event handler property checked bivariantly, as method parameters are: browsers type
+ * `onmessage` as taking a `MessageEvent`, which a handler of `{ data: unknown }` cannot accept
+ * under strict function types even though the client only ever assigns such handlers.
+ */
+type Handler<E> = { bivariant(event: E): void }["bivariant"];
+
 /** The part of the WebSocket API the client uses: met by browsers' WebSocket and by `ws`. */
 export interface WebSocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
+  onopen: Handler<unknown> | null;
+  onmessage: Handler<{ data: unknown }> | null;
+  onclose: Handler<{ code: number; reason: string }> | null;
+  onerror: Handler<unknown> | null;
 }
 
 export type WebSocketFactory = (url: string) => WebSocketLike;

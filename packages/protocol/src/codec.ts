@@ -1,6 +1,7 @@
 import { ClientMessage, ServerMessage } from "./messages.ts";
 
-export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string };
+/** On failure, `clientId` is the sender's id for the message when one could be read, so its error can be matched. */
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: string; clientId?: string };
 
 function parseWith<T>(
   schema: {
@@ -22,7 +23,11 @@ function parseWith<T>(
   if (result.success) return { ok: true, value: result.data };
   const issue = result.error.issues[0];
   const where = issue && issue.path.length > 0 ? `${issue.path.join(".")}: ` : "";
-  return { ok: false, error: `${where}${issue?.message ?? "invalid message"}` };
+  const error = `${where}${issue?.message ?? "invalid message"}`;
+  const clientId = (json as { clientId?: unknown } | null)?.clientId;
+  return typeof clientId === "string" && clientId.length <= 64
+    ? { ok: false, error, clientId }
+    : { ok: false, error };
 }
 
 /** Validates a raw WebSocket frame from a client. */

@@ -108,7 +108,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   const close = () => {
     closing ??= (async () => {
       ready = false;
-      service.close();
+      await service.close();
       await app.close();
       await store.close();
     })();

@@ -11,8 +11,9 @@ export class Conference {
   private readonly membersInSeatOrder: MemberRecord[];
   private readonly membersById = new Map<string, MemberRecord>();
   private readonly connections = new Map<string, Set<MemberConnection>>();
-  /** The encoded build message, kept until the roster changes (late joiners get the same bytes). */
+  /** The encoded build and lobby messages, kept until the roster changes: every connect reuses them. */
   private buildFrame: Uint8Array | undefined;
+  private lobbyFrame: Uint8Array | undefined;
   /** Sequence number of the last stored text. */
   lastSeq: number;
 
@@ -55,6 +56,7 @@ export class Conference {
     this.membersInSeatOrder.push(member);
     this.membersById.set(member.id, member);
     this.buildFrame = undefined;
+    this.lobbyFrame = undefined;
   }
 
   markBuilt(builtAt: number): void {
@@ -82,6 +84,14 @@ export class Conference {
   encodedBuildMessage(): Uint8Array {
     this.buildFrame ??= encode(this.buildMessage());
     return this.buildFrame;
+  }
+
+  encodedLobbyMessage(): Uint8Array {
+    this.lobbyFrame ??= encode({
+      type: "lobby",
+      members: this.membersInSeatOrder.map((m) => this.memberInfo(m)),
+    });
+    return this.lobbyFrame;
   }
 
   // ------------------------------------------------------------ connections

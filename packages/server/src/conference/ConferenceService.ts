@@ -237,10 +237,7 @@ export class ConferenceService {
     };
     connection.send(encode(hello));
     if (conference.isBuilt) connection.send(conference.encodedBuildMessage());
-    else
-      connection.send(
-        encode({ type: "lobby", members: conference.members.map((m) => conference.memberInfo(m)) }),
-      );
+    else connection.send(conference.encodedLobbyMessage());
     connection.send(encode({ type: "history", messages: history.map(toWire) }));
     if (cameOnline) this.presenceChanged(conference, memberId, true);
 
@@ -333,10 +330,11 @@ export class ConferenceService {
   }
 
   /** Closes every open connection (server shutdown) and cancels pending timers. */
-  close(code: number = CLOSE_CODES.goingAway, reason = "server shutting down"): void {
+  async close(code: number = CLOSE_CODES.goingAway, reason = "server shutting down"): Promise<void> {
     for (const pending of this.pendingPresence.values()) pending.cancel();
     this.pendingPresence.clear();
-    for (const loading of this.loaded.values()) loading.then((c) => c.closeAll(code, reason)).catch(() => {});
+    const loaded = await Promise.allSettled(this.loaded.values());
+    for (const result of loaded) if (result.status === "fulfilled") result.value.closeAll(code, reason);
   }
 }
 

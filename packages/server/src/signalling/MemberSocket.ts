@@ -88,7 +88,7 @@ export class MemberSocket implements MemberConnection {
     if (this.closed) return;
     if (isBinary) return this.replyError("invalid_message", "binary frames are not accepted");
     const parsed = parseClientMessage(data.toString("utf8"));
-    if (!parsed.ok) return this.replyError("invalid_message", parsed.error);
+    if (!parsed.ok) return this.replyError("invalid_message", parsed.error, parsed.clientId);
     try {
       await this.dispatch(parsed.value);
     } catch (error) {

@@ -35,7 +35,7 @@ export class MemoryStore implements Store {
   }
 
   async listMembers(conferenceId: string): Promise<MemberRecord[]> {
-    return (this.members.get(conferenceId) ?? []).map((m) => ({ ...m }));
+    return (this.members.get(conferenceId) ?? []).map((m) => ({ ...m })).sort((a, b) => a.seat - b.seat);
   }
 
   async findMemberByTokenHash(tokenHash: string): Promise<MemberRecord | undefined> {

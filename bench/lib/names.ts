@@ -1,0 +1,80 @@
+/** Plausible display names (about 13 characters on average), so the bytes per member are realistic. */
+
+const FIRST = [
+  "Ada",
+  "Alan",
+  "Amara",
+  "Bea",
+  "Carlos",
+  "Chen",
+  "Dmitri",
+  "Elena",
+  "Fatima",
+  "Grace",
+  "Hiro",
+  "Ines",
+  "Jonas",
+  "Kavya",
+  "Lars",
+  "Leila",
+  "Mateo",
+  "Mei",
+  "Nadia",
+  "Omar",
+  "Priya",
+  "Quentin",
+  "Rosa",
+  "Sami",
+  "Sofia",
+  "Tariq",
+  "Uma",
+  "Viktor",
+  "Wen",
+  "Yara",
+  "Zoe",
+  "Noah",
+  "Ingrid",
+  "Kofi",
+  "Lucia",
+  "Marek",
+  "Nina",
+  "Oskar",
+  "Paula",
+  "Ravi",
+];
+
+const LAST = [
+  "Hopper",
+  "Turing",
+  "Okafor",
+  "Schmidt",
+  "Garcia",
+  "Wang",
+  "Ivanova",
+  "Rossi",
+  "Haddad",
+  "Lovelace",
+  "Tanaka",
+  "Moreau",
+  "Berg",
+  "Iyer",
+  "Nielsen",
+  "Karimi",
+  "Silva",
+  "Lin",
+  "Novak",
+  "Mensah",
+  "Sharma",
+  "Dubois",
+  "Costa",
+  "Yilmaz",
+  "Andersen",
+];
+
+/** The i-th name: every first/last combination once, then the same again with a number. */
+export function memberName(i: number): string {
+  const first = FIRST[i % FIRST.length] as string;
+  const last = LAST[Math.floor(i / FIRST.length) % LAST.length] as string;
+  const round = Math.floor(i / (FIRST.length * LAST.length));
+  return round === 0 ? `${first} ${last}` : `${first} ${last} ${round + 1}`;
+}

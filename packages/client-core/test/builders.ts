@@ -1,0 +1,83 @@
+import type { MemberInfo, ServerMessage, TextMessage } from "@roundtable/protocol";
+import type { Scheduler, WebSocketLike } from "../src/ports.ts";
+
+export const aMember = (id: string, seat: number, name = id.toUpperCase()): MemberInfo => ({
+  id,
+  name,
+  avatar: { url: `/avatars/${id.padEnd(22, "x")}.webp`, color: "#336699" },
+  seat,
+});
+
+export const aText = (over: Partial<TextMessage> = {}): TextMessage => ({
+  type: "text",
+  id: "t1",
+  seq: 1,
+  from: "a",
+  to: "all",
+  text: "hello",
+  sentAt: 1000,
+  ...over,
+});
+
+export const hello = (
+  memberId: string,
+  state: "registering" | "built" = "registering",
+  online: string[] = [],
+) =>
+  ({
+    type: "hello",
+    protocolVersion: 1,
+    memberId,
+    conference: { id: "c1", title: "Standup", state },
+    online,
+  }) satisfies ServerMessage;
+
+/** Timers that fire only when the test runs them. */
+export class ManualScheduler implements Scheduler {
+  tasks: { fn: () => void; ms: number; cancelled: boolean }[] = [];
+  schedule(fn: () => void, ms: number): () => void {
+    const task = { fn, ms, cancelled: false };
+    this.tasks.push(task);
+    return () => {
+      task.cancelled = true;
+    };
+  }
+  runAll(): void {
+    const tasks = this.tasks;
+    this.tasks = [];
+    for (const t of tasks) if (!t.cancelled) t.fn();
+  }
+  get pendingDelays(): number[] {
+    return this.tasks.filter((t) => !t.cancelled).map((t) => t.ms);
+  }
+}
+
+/** A socket the test drives by hand: it sees what the client sends and feeds it server messages. */
+export class FakeSocket implements WebSocketLike {
+  readyState = 0;
+  readonly sent: unknown[] = [];
+  closedWith: { code?: number; reason?: string } | undefined;
+  onopen: ((event: unknown) => void) | null = null;
+  onmessage: ((event: { data: unknown }) => void) | null = null;
+  onclose: ((event: { code: number; reason: string }) => void) | null = null;
+  onerror: ((event: unknown) => void) | null = null;
+
+  constructor(readonly url: string) {}
+
+  send(data: string): void {
+    this.sent.push(JSON.parse(data));
+  }
+  close(code?: number, reason?: string): void {
+    this.closedWith = { code, reason };
+    this.readyState = 3;
+  }
+  /** Delivers server messages to the client. */
+  receive(...messages: ServerMessage[]): void {
+    for (const m of messages) this.onmessage?.({ data: JSON.stringify(m) });
+  }
+  /** The server or the network closes the socket. */
+  drop(code = 1006, reason = ""): void {
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+  }
+}

@@ -1,0 +1,60 @@
+import { ConferenceClient, type RoundtableApi } from "@roundtable/client-core";
+import type { ServerMessage } from "@roundtable/protocol";
+import WebSocket from "ws";
+
+/** A client-core ConferenceClient over Node's `ws`, as the bot and the tests use it. */
+export function nodeClient(api: RoundtableApi, conferenceId: string, token: string): ConferenceClient {
+  return new ConferenceClient({
+    api,
+    conferenceId,
+    token,
+    createSocket: (url) =>
+      new WebSocket(url) as unknown as ReturnType<
+        ConstructorParameters<typeof ConferenceClient>[0]["createSocket"]
+      >,
+    backoff: { initialMs: 20, maxMs: 200 },
+  });
+}
+
+/** Resolves with the first message for which `match` holds (already received ones count too). */
+export function nextMessage<T extends ServerMessage>(
+  client: ConferenceClient,
+  match: (m: ServerMessage) => m is T,
+): Promise<T>;
+export function nextMessage(
+  client: ConferenceClient,
+  match: (m: ServerMessage) => boolean,
+): Promise<ServerMessage>;
+export function nextMessage(
+  client: ConferenceClient,
+  match: (m: ServerMessage) => boolean,
+): Promise<ServerMessage> {
+  return new Promise((resolve) => {
+    const off = client.on("message", (m) => {
+      if (!match(m)) return;
+      off();
+      resolve(m);
+    });
+  });
+}
+
+/** Resolves when the client's status becomes `status` (at once if it already is). */
+export function untilStatus(client: ConferenceClient, status: ConferenceClient["status"]): Promise<void> {
+  if (client.status === status) return Promise.resolve();
+  return new Promise((resolve) => {
+    const off = client.on("status", (s) => {
+      if (s !== status) return;
+      off();
+      resolve();
+    });
+  });
+}
+
+/** Opens a raw socket and resolves with its close code. */
+export function closeCodeOf(url: string): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url);
+    socket.on("close", (code, reason) => resolve({ code, reason: reason.toString() }));
+    socket.on("error", reject);
+  });
+}

@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import type { ConferenceRecord, MemberRecord, MessageRecord } from "../src/conference/records.ts";
+import type { Store } from "../src/store/Store.ts";
+
+const aConference = (over: Partial<ConferenceRecord> = {}): ConferenceRecord => ({
+  id: "c1",
+  title: "Weekly",
+  hostTokenHash: "h".repeat(64),
+  state: "registering",
+  createdAt: 1,
+  builtAt: null,
+  ...over,
+});
+
+const aMember = (over: Partial<MemberRecord> = {}): MemberRecord => ({
+  id: "m1",
+  conferenceId: "c1",
+  name: "Ada",
+  tokenHash: "t1",
+  avatarHash: "a".repeat(22),
+  avatarColor: "#123456",
+  seat: 0,
+  createdAt: 2,
+  ...over,
+});
+
+const aMessage = (over: Partial<MessageRecord> = {}): MessageRecord => ({
+  id: "x1",
+  conferenceId: "c1",
+  seq: 1,
+  from: "m1",
+  to: "all",
+  text: "hello",
+  sentAt: 3,
+  clientId: null,
+  ...over,
+});
+
+/** One suite every Store implementation must pass. */
+export function storeSuite(name: string, open: () => Promise<Store>): void {
+  describe(`${name} store`, () => {
+    test("keeps a conference and marks it built once", async () => {
+      const store = await open();
+      await store.createConference(aConference());
+      assert.deepEqual(await store.getConference("c1"), aConference());
+      await store.markBuilt("c1", 10);
+      await store.markBuilt("c1", 20);
+      assert.deepEqual(await store.getConference("c1"), aConference({ state: "built", builtAt: 10 }));
+      assert.equal(await store.getConference("nope"), undefined);
+      await store.close();
+    });
+
+    test("lists members in seat order and finds them by token hash", async () => {
+      const store = await open();
+      await store.createConference(aConference());
+      await store.addMember(aMember({ id: "m2", seat: 1, tokenHash: "t2", name: "Bob" }));
+      await store.addMember(aMember());
+      assert.deepEqual(
+        (await store.listMembers("c1")).map((m) => m.id),
+        ["m1", "m2"],
+      );
+      assert.equal((await store.findMemberByTokenHash("t2"))?.name, "Bob");
+      assert.equal(await store.findMemberByTokenHash("t3"), undefined);
+      await store.close();
+    });
+
+    test("rejects a second member with the same token hash", async () => {
+      const store = await open();
+      await store.createConference(aConference());
+      await store.addMember(aMember());
+      await assert.rejects(store.addMember(aMember({ id: "m2", seat: 1 })));
+      await store.close();
+    });
+
+    test("shows each member only the texts addressed to them, from them, or to all", async () => {
+      const store = await open();
+      await store.createConference(aConference());
+      await store.addMessage(aMessage({ id: "x1", seq: 1, from: "m1", to: "all" }));
+      await store.addMessage(aMessage({ id: "x2", seq: 2, from: "m1", to: ["m2"] }));
+      await store.addMessage(aMessage({ id: "x3", seq: 3, from: "m2", to: ["m3", "m1"], clientId: "c-3" }));
+      await store.addMessage(aMessage({ id: "x4", seq: 4, from: "m3", to: ["m3"] }));
+      const ids = async (member: string) =>
+        (await store.listVisibleMessages("c1", member, { limit: 100 })).map((m) => m.id);
+      assert.deepEqual(await ids("m1"), ["x1", "x2", "x3"]);
+      assert.deepEqual(await ids("m2"), ["x1", "x2", "x3"]);
+      assert.deepEqual(await ids("m3"), ["x1", "x3", "x4"]);
+      assert.deepEqual(await ids("m4"), ["x1"]);
+      const [third] = await store.listVisibleMessages("c1", "m1", { afterSeq: 2, limit: 100 });
+      assert.deepEqual(third, aMessage({ id: "x3", seq: 3, from: "m2", to: ["m3", "m1"], clientId: "c-3" }));
+      assert.equal(await store.lastSeq("c1"), 4);
+      assert.equal(await store.lastSeq("c2"), 0);
+      await store.close();
+    });
+
+    test("returns the newest texts, oldest first, when limited", async () => {
+      const store = await open();
+      await store.createConference(aConference());
+      for (let seq = 1; seq <= 5; seq++) await store.addMessage(aMessage({ id: `x${seq}`, seq }));
+      const page = await store.listVisibleMessages("c1", "m9", { limit: 2 });
+      assert.deepEqual(
+        page.map((m) => m.seq),
+        [4, 5],
+      );
+      await store.close();
+    });
+  });
+}

@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { MemoryStore } from "../src/store/MemoryStore.ts";
+import { SqliteStore } from "../src/store/sqlite/SqliteStore.ts";
+import { storeSuite } from "./store.suite.ts";
+
+storeSuite("memory", async () => new MemoryStore());
+storeSuite("sqlite", async () => new SqliteStore(":memory:"));
+
+test("sqlite keeps everything across a reopen of the same file", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "roundtable-store-"));
+  try {
+    const file = join(dir, "db.sqlite");
+    const first = new SqliteStore(file);
+    await first.createConference({
+      id: "c1",
+      title: "T",
+      hostTokenHash: "h",
+      state: "built",
+      createdAt: 1,
+      builtAt: 2,
+    });
+    await first.addMessage({
+      id: "x",
+      conferenceId: "c1",
+      seq: 1,
+      from: "m1",
+      to: ["m2"],
+      text: "kept",
+      sentAt: 3,
+      clientId: null,
+    });
+    await first.close();
+    const second = new SqliteStore(file);
+    assert.equal((await second.getConference("c1"))?.state, "built");
+    assert.deepEqual(
+      (await second.listVisibleMessages("c1", "m2", { limit: 10 })).map((m) => m.text),
+      ["kept"],
+    );
+    await second.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
