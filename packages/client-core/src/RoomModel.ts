@@ -85,7 +85,6 @@ export class RoomModel extends Emitter<RoomEvents> {
         this.online.clear();
         for (const id of message.online) this.online.add(id);
         this.online.add(message.memberId);
-        if (this.phase === "connecting") this.phase = message.conference.state === "built" ? "room" : "lobby";
         break;
       case "lobby":
         this.setMembers(message.members);

@@ -136,3 +136,14 @@ test("dispose cancels bubble timers", () => {
   room.dispose();
   assert.deepEqual(scheduler.pendingDelays, []);
 });
+
+test("joining a built conference announces the room once the build message arrives", () => {
+  const { room } = roomWith();
+  let built = 0;
+  room.on("built", () => built++);
+  room.apply(hello("a", "built"));
+  assert.equal(room.phase, "connecting");
+  room.apply({ type: "build", conference: { id: "c1", title: "T" }, members: [aMember("a", 0)] });
+  assert.equal(room.phase, "room");
+  assert.equal(built, 1);
+});
