@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { beforeEach, describe, test } from "node:test";
 import { CLOSE_CODES } from "@roundtable/protocol";
-import { ConferenceService } from "../src/conference/ConferenceService.ts";
+import { type ConferenceLimits, ConferenceService } from "../src/conference/ConferenceService.ts";
 import { RoundtableError } from "../src/conference/errors.ts";
 import { MemoryStore } from "../src/store/MemoryStore.ts";
 import {
@@ -19,12 +19,16 @@ let store: MemoryStore;
 let avatars: MemoryAvatarStore;
 let service: ConferenceService;
 
+/** A fresh service over the shared fakes, with some limits changed. */
+const serviceWith = (limits: Partial<ConferenceLimits> = {}) =>
+  new ConferenceService({ store, avatars, clock, ids: sequentialIds(), scheduler, limits });
+
 beforeEach(() => {
   clock = new FakeClock();
   scheduler = new ManualScheduler();
   store = new MemoryStore();
   avatars = new MemoryAvatarStore();
-  service = new ConferenceService({ store, avatars, clock, ids: sequentialIds(), scheduler });
+  service = serviceWith();
 });
 
 const rejectsWith = (promise: Promise<unknown>, code: string) =>
@@ -103,14 +107,7 @@ describe("registration", () => {
   });
 
   test("refuses members beyond the limit without storing their avatar", async () => {
-    service = new ConferenceService({
-      store,
-      avatars,
-      clock,
-      ids: sequentialIds(),
-      scheduler,
-      limits: { membersPerConference: 1 },
-    });
+    service = serviceWith({ membersPerConference: 1 });
     const { id } = await service.createConference("T");
     await service.registerMember(id, "Ada", anAvatar("A".repeat(22)));
     await rejectsWith(service.registerMember(id, "Bob", anAvatar("B".repeat(22))), "conference_full");
@@ -225,14 +222,7 @@ describe("presence", () => {
   });
 
   test("refuses connections beyond the per-member limit", async () => {
-    service = new ConferenceService({
-      store,
-      avatars,
-      clock,
-      ids: sequentialIds(),
-      scheduler,
-      limits: { connectionsPerMember: 1 },
-    });
+    service = serviceWith({ connectionsPerMember: 1 });
     const { conference, get } = await conferenceWith("Ada");
     const extra = new RecordingConnection();
     await service.connect(conference.id, get("Ada").id, extra);
@@ -309,14 +299,7 @@ describe("text", () => {
   });
 
   test("texts beyond the burst are rate limited until time passes", async () => {
-    service = new ConferenceService({
-      store,
-      avatars,
-      clock,
-      ids: sequentialIds(),
-      scheduler,
-      limits: { textBurst: 2, textsPerSecond: 1 },
-    });
+    service = serviceWith({ textBurst: 2, textsPerSecond: 1 });
     const { conference, get } = await conferenceWith("Ada");
     const send = () => service.sendText(conference.id, get("Ada").id, { type: "text", to: "all", text: "x" });
     await send();

@@ -1,31 +1,25 @@
-import { LIMITS } from "@roundtable/protocol";
+import { type ErrorCode, LIMITS } from "@roundtable/protocol";
 import { RoundtableError } from "./errors.ts";
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
-/** Trims a display name and checks it: 1-64 characters, no control or bidi-override characters. */
-export function validName(raw: unknown): string {
-  if (typeof raw !== "string") throw new RoundtableError("invalid_name", "name is required");
-  const name = raw.trim();
-  const length = [...name].length;
-  if (length === 0) throw new RoundtableError("invalid_name", "name must not be empty");
-  if (length > LIMITS.memberNameMax)
-    throw new RoundtableError("invalid_name", `name must be at most ${LIMITS.memberNameMax} characters`);
-  if (CONTROL.test(name)) throw new RoundtableError("invalid_name", "name contains control characters");
-  return name;
+/**
+ * Trims a label shown to other people and checks it: 1 to `max` characters (code points, so emoji
+ * count once), no control or bidi-override characters (they can disguise one name as another).
+ */
+function validLabel(raw: unknown, what: string, max: number, code: ErrorCode): string {
+  if (typeof raw !== "string") throw new RoundtableError(code, `${what} is required`);
+  const value = raw.trim();
+  const length = [...value].length;
+  if (length === 0) throw new RoundtableError(code, `${what} must not be empty`);
+  if (length > max) throw new RoundtableError(code, `${what} must be at most ${max} characters`);
+  if (CONTROL.test(value)) throw new RoundtableError(code, `${what} contains control characters`);
+  return value;
 }
 
-export function validTitle(raw: unknown): string {
-  if (typeof raw !== "string") throw new RoundtableError("invalid_title", "title is required");
-  const title = raw.trim();
-  const length = [...title].length;
-  if (length === 0) throw new RoundtableError("invalid_title", "title must not be empty");
-  if (length > LIMITS.conferenceTitleMax)
-    throw new RoundtableError(
-      "invalid_title",
-      `title must be at most ${LIMITS.conferenceTitleMax} characters`,
-    );
-  if (CONTROL.test(title)) throw new RoundtableError("invalid_title", "title contains control characters");
-  return title;
-}
+export const validName = (raw: unknown): string =>
+  validLabel(raw, "name", LIMITS.memberNameMax, "invalid_name");
+
+export const validTitle = (raw: unknown): string =>
+  validLabel(raw, "title", LIMITS.conferenceTitleMax, "invalid_title");
