@@ -69,6 +69,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
             },
           },
     trustProxy: false,
+    routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: 64 * 1024,
   });
   app.setErrorHandler((error, request, reply) => {

@@ -339,3 +339,25 @@ test("close cancels pending presence timers and closes every connection", async 
   assert.equal(scheduler.pending, 0);
   assert.equal(get("Ada").conn.closedWith?.code, CLOSE_CODES.goingAway);
 });
+
+test("a text stored while a member is connecting reaches that member", async () => {
+  const { conference, get } = await conferenceWith("Ada", "Bob");
+  // Hold Bob's history read until Ada's text is stored and delivered.
+  const realRead = store.listVisibleMessages.bind(store);
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  store.listVisibleMessages = async (...args) => {
+    const result = await realRead(...args);
+    await held;
+    return result;
+  };
+  const bob = new RecordingConnection();
+  const connecting = service.connect(conference.id, get("Bob").id, bob);
+  await service.sendText(conference.id, get("Ada").id, { type: "text", to: "all", text: "during connect" });
+  release();
+  await connecting;
+  const seen = [...bob.texts(), ...(bob.ofType("history")[0]?.messages.map((m) => m.text) ?? [])];
+  assert.ok(seen.includes("during connect"), `Bob saw ${JSON.stringify(seen)}`);
+});

@@ -223,11 +223,15 @@ export class ConferenceService {
       connection.close(CLOSE_CODES.tooManyConnections, "too many connections for this member");
       return () => {};
     }
-    const history = await this.store.listVisibleMessages(conferenceId, memberId, {
-      afterSeq: sinceSeq,
-      limit: LIMITS.historyMax,
-    });
+    // Attach before reading the history: a text stored meanwhile then arrives live, or in the history,
+    // or both (clients drop the duplicate by id), but never neither.
     const cameOnline = conference.attach(memberId, connection);
+    let attached = true;
+    const detach = () => {
+      if (!attached) return;
+      attached = false;
+      if (conference.detach(memberId, connection)) this.presenceChanged(conference, memberId, false);
+    };
     const hello: ServerMessage = {
       type: "hello",
       protocolVersion: PROTOCOL_VERSION,
@@ -236,17 +240,19 @@ export class ConferenceService {
       online: conference.onlineMemberIds(),
     };
     connection.send(encode(hello));
-    if (conference.isBuilt) connection.send(conference.encodedBuildMessage());
-    else connection.send(conference.encodedLobbyMessage());
-    connection.send(encode({ type: "history", messages: history.map(toWire) }));
+    connection.send(conference.isBuilt ? conference.encodedBuildMessage() : conference.encodedLobbyMessage());
     if (cameOnline) this.presenceChanged(conference, memberId, true);
-
-    let attached = true;
-    return () => {
-      if (!attached) return;
-      attached = false;
-      if (conference.detach(memberId, connection)) this.presenceChanged(conference, memberId, false);
-    };
+    try {
+      const history = await this.store.listVisibleMessages(conferenceId, memberId, {
+        afterSeq: sinceSeq,
+        limit: LIMITS.historyMax,
+      });
+      connection.send(encode({ type: "history", messages: history.map(toWire) }));
+    } catch (error) {
+      detach();
+      throw error;
+    }
+    return detach;
   }
 
   private presenceChanged(conference: Conference, memberId: string, online: boolean): void {

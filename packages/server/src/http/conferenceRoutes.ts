@@ -7,6 +7,7 @@ import { avatarUrl } from "../conference/Conference.ts";
 import type { ConferenceService } from "../conference/ConferenceService.ts";
 import { RoundtableError } from "../conference/errors.ts";
 import type { Clock, NormalisedAvatar } from "../conference/ports.ts";
+import { validName } from "../conference/validate.ts";
 import { RateLimiter } from "../limits/TokenBucket.ts";
 import { bearerToken, publicBase } from "./requestBase.ts";
 
@@ -59,11 +60,13 @@ export function conferenceRoutes(app: FastifyInstance, options: ConferenceRouteO
     limit(registerLimiter, request);
     // Fail on an unknown or full conference before reading a 5 MB upload.
     await service.assertCanRegister(id);
-    const { name, avatarBytes } = await readRegistration(request);
+    const { name: rawName, avatarBytes } = await readRegistration(request);
+    // The name is checked before the picture is decoded: a bad name should not cost image work.
+    const name = validName(rawName);
     const avatar: NormalisedAvatar =
       avatarBytes && avatarBytes.length > 0
         ? await normaliseAvatar(avatarBytes, options.avatarPolicy)
-        : await defaultAvatar(typeof name === "string" ? name.trim() : "?");
+        : await defaultAvatar(name);
     const { member, token } = await service.registerMember(id, name, avatar);
     const response: RegisterResponse = {
       memberId: member.id,

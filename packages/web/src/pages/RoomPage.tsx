@@ -1,0 +1,143 @@
+import type { ConnectionStatus } from "@roundtable/client-core";
+import type { MemberInfo } from "@roundtable/protocol";
+import { useCallback, useEffect, useMemo, useState } from "preact/hooks";
+import { ChatLog } from "../components/ChatLog.tsx";
+import { Composer } from "../components/Composer.tsx";
+import { Lobby } from "../components/Lobby.tsx";
+import { BrandMark, PageShell } from "../components/PageShell.tsx";
+import { StatusBanner } from "../components/StatusBanner.tsx";
+import { Table } from "../components/Table.tsx";
+import { TargetPicker } from "../components/TargetPicker.tsx";
+import { useConferenceClient } from "../hooks/useConferenceClient.ts";
+import { useDocumentTitle } from "../hooks/useDocumentTitle.ts";
+import { useRoom } from "../hooks/useRoom.ts";
+import { useRoomControls } from "../hooks/useRoomControls.ts";
+import { joinPath } from "../lib/route.ts";
+import { storedMemberToken, storeMemberToken } from "../lib/storage.ts";
+
+const STATUS_LABEL: Record<ConnectionStatus, string> = {
+  connecting: "Connecting…",
+  open: "Connected",
+  reconnecting: "Reconnecting…",
+  refused: "Not admitted",
+  closed: "Disconnected",
+};
+
+/** The link's token wins (it may be a different seat than the one remembered); otherwise the remembered one. */
+function memberTokenFor(conferenceId: string): string | undefined {
+  const fromLink = new URLSearchParams(location.search).get("token") ?? undefined;
+  if (fromLink) {
+    storeMemberToken(conferenceId, fromLink);
+    return fromLink;
+  }
+  return storedMemberToken(conferenceId);
+}
+
+export function RoomPage({ conferenceId }: { conferenceId: string }) {
+  const [token] = useState(() => memberTokenFor(conferenceId));
+  const { client, status } = useConferenceClient(conferenceId, token);
+  const controls = useRoomControls(client);
+  const view = useRoom(client?.room);
+  useDocumentTitle(view.title);
+
+  const [selected, setSelected] = useState<ReadonlySet<string>>(() => new Set());
+  const toggle = useCallback((memberId: string) => {
+    setSelected((current) => {
+      const next = new Set(current);
+      if (!next.delete(memberId)) next.add(memberId);
+      return next;
+    });
+  }, []);
+  const clear = useCallback(() => setSelected(new Set()), []);
+
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key === "Escape" && !event.defaultPrevented) clear();
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [clear]);
+
+  const members = useMemo(() => new Map(view.seats.map((s) => [s.member.id, s.member])), [view.seats]);
+  const memberOf = useCallback((id: string): MemberInfo | undefined => members.get(id), [members]);
+
+  if (!token)
+    return (
+      <PageShell>
+        <section class="card">
+          <h1>You do not have a seat here yet</h1>
+          <p class="lead">
+            This browser has no seat in this conference. Register through the invitation to get one, or open
+            the personal room link you were given when you registered.
+          </p>
+          <a class="button button-primary" href={joinPath(conferenceId)}>
+            Register
+          </a>
+        </section>
+      </PageShell>
+    );
+
+  if (view.phase !== "room")
+    return (
+      <PageShell>
+        <StatusBanner status={status} conferenceId={conferenceId} />
+        {view.phase === "lobby" ? (
+          <Lobby title={view.title} seats={view.seats} selfId={view.selfId} />
+        ) : status === "refused" ? null : (
+          <p class="loading" role="status">
+            <span class="spinner" aria-hidden="true" />
+            Connecting to the conference…
+          </p>
+        )}
+      </PageShell>
+    );
+
+  const others = view.seats.filter((s) => s.member.id !== view.selfId).map((s) => s.member);
+  const recipientIds = [...selected].filter((id) => members.has(id) && id !== view.selfId);
+  const recipients = recipientIds.map((id) => members.get(id)?.name ?? "someone");
+  const self = view.selfId ? members.get(view.selfId) : undefined;
+
+  const send = (text: string) => {
+    if (!controls) return Promise.reject(new Error("not connected yet"));
+    return controls.sendText(recipientIds.length > 0 ? recipientIds : "all", text);
+  };
+
+  return (
+    <div class="room" data-testid="room" data-member-id={view.selfId}>
+      <header class="room-header">
+        <a class="brand" href="/" aria-label="Roundtable home">
+          <BrandMark />
+        </a>
+        <h1 class="room-title">{view.title}</h1>
+        <p class="room-self">
+          {self ? (
+            <span class="room-self-name">
+              You are <strong>{self.name}</strong>
+            </span>
+          ) : null}
+          <span class={`status-chip status-${status}`} data-testid="connection-status">
+            {STATUS_LABEL[status]}
+          </span>
+        </p>
+      </header>
+      <StatusBanner status={status} conferenceId={conferenceId} />
+      <section class="stage" aria-label="Table">
+        <Table
+          title={view.title ?? ""}
+          seats={view.seats}
+          selfId={view.selfId}
+          selected={selected}
+          onToggle={toggle}
+        />
+      </section>
+      <Composer recipients={recipients} onSend={send} onClearTargets={clear}>
+        {others.length > 0 && (
+          <TargetPicker members={others} selected={selected} onToggle={toggle} onEveryone={clear} />
+        )}
+      </Composer>
+      <aside class="side">
+        <ChatLog entries={view.chat} selfId={view.selfId} memberOf={memberOf} />
+      </aside>
+    </div>
+  );
+}
