@@ -1,4 +1,5 @@
 export * from "./codec.ts";
+export * from "./defaultAvatar.ts";
 export * from "./errors.ts";
 export * from "./http.ts";
 export * from "./limits.ts";

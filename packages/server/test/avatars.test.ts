@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { colorOf, initialsOf } from "@roundtable/protocol";
 import sharp from "sharp";
-import { colorOf, defaultAvatar, initialsOf } from "../src/avatars/defaultAvatar.ts";
+import { defaultAvatar } from "../src/avatars/defaultAvatar.ts";
 import { normaliseAvatar, sniffFormat } from "../src/avatars/normalise.ts";
 import { RoundtableError } from "../src/conference/errors.ts";
 import { jpegWithExif, pngClaiming, solidImage } from "./images.ts";

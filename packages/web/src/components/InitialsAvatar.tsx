@@ -1,4 +1,4 @@
-import { colorOf, initialsOf } from "../lib/initials.ts";
+import { colorOf, initialsOf } from "@roundtable/protocol";
 
 /** The preview of the picture a member gets without uploading one. */
 export function InitialsAvatar({ name, class: className }: { name: string; class?: string }) {
