@@ -112,6 +112,16 @@ export class ConferenceClient extends Emitter<ClientEvents> {
     });
   }
 
+  /**
+   * Sends a message that needs no acknowledgement (voice signalling). Returns false when not
+   * connected: such messages are re-sent by their owner after a reconnect, not queued.
+   */
+  send(message: ClientMessage): boolean {
+    if (this.status !== "open" || !this.socket) return false;
+    this.socket.send(JSON.stringify(message));
+    return true;
+  }
+
   /** Closes for good: no reconnect, pending sends fail. Safe to call twice. */
   close(): void {
     if (this.status === "closed") return;

@@ -20,6 +20,10 @@ export interface Seat {
   bubble: Bubble | undefined;
   /** True while this member's voice plays on this client (driven by the voice layer). */
   speaking: boolean;
+  /** Whether this member has voice connected, and muted. */
+  voice: { connected: boolean; muted: boolean };
+  /** The voice this client hears from this member is a whisper: addressed to chosen members only. */
+  whisper: boolean;
 }
 
 export interface ChatEntry {
@@ -55,6 +59,8 @@ export class RoomModel extends Emitter<RoomEvents> {
   private readonly bubbleTimers = new Map<string, () => void>();
   /** The highest text sequence number seen, for resuming after a reconnect. */
   lastSeq = 0;
+  /** Which member each incoming voice slot carries (null: none): the binding of voices to avatars. */
+  slots: (string | null)[] = [];
 
   constructor(private readonly scheduler: Scheduler = realScheduler) {
     super();
@@ -116,6 +122,16 @@ export class RoomModel extends Emitter<RoomEvents> {
       case "text":
         this.addText(message, true);
         return;
+      case "voice-state": {
+        const seat = this.seatsById.get(message.memberId);
+        if (!seat) return;
+        seat.voice = { connected: message.connected, muted: message.muted };
+        break;
+      }
+      case "voice-slot":
+        this.bindSlot(message.slot, message.memberId, message.whisper);
+        break;
+      case "voice-offer":
       case "error":
         return;
       default: {
@@ -135,6 +151,35 @@ export class RoomModel extends Emitter<RoomEvents> {
     this.emitChange();
   }
 
+  /** The member whose voice slot `slot` carries, if any. */
+  memberInSlot(slot: number): string | undefined {
+    return this.slots[slot] ?? undefined;
+  }
+
+  /** Forgets every slot binding (the voice connection was replaced or closed). */
+  clearSlots(): void {
+    for (let i = 0; i < this.slots.length; i++) this.bindSlot(i, null, false);
+    this.slots = [];
+    this.emitChange();
+  }
+
+  private bindSlot(slot: number, memberId: string | null, whisper: boolean): void {
+    const previous = this.slots[slot] ?? null;
+    while (this.slots.length <= slot) this.slots.push(null);
+    this.slots[slot] = memberId;
+    if (previous && previous !== memberId && !this.slots.includes(previous)) {
+      const seat = this.seatsById.get(previous);
+      if (seat) {
+        seat.speaking = false;
+        seat.whisper = false;
+      }
+    }
+    if (memberId) {
+      const seat = this.seatsById.get(memberId);
+      if (seat) seat.whisper = whisper;
+    }
+  }
+
   /** Cancels bubble timers; the model stays readable. */
   dispose(): void {
     for (const cancel of this.bubbleTimers.values()) cancel();
@@ -150,7 +195,14 @@ export class RoomModel extends Emitter<RoomEvents> {
   }
 
   private newSeat(member: MemberInfo): Seat {
-    return { member, online: this.online.has(member.id), bubble: undefined, speaking: false };
+    return {
+      member,
+      online: this.online.has(member.id),
+      bubble: undefined,
+      speaking: false,
+      voice: { connected: false, muted: false },
+      whisper: false,
+    };
   }
 
   private addText(message: TextMessage, live: boolean): void {

@@ -17,3 +17,13 @@ export {
   RoomModel,
   type Seat,
 } from "./RoomModel.ts";
+export {
+  DEFAULT_SPEAKING,
+  type IceCandidate,
+  type MediaEngine,
+  type SpeakingOptions,
+  type VoiceEvents,
+  type VoiceOffer,
+  VoiceSession,
+  type VoiceStatus,
+} from "./VoiceSession.ts";

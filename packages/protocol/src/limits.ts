@@ -11,4 +11,8 @@ export const LIMITS = {
   recipientsMax: 256,
   /** Messages returned when a member (re)opens the room. */
   historyMax: 200,
+  /** Characters of an SDP answer; a real audio answer with 8 slots is about 6,000. */
+  sdpMax: 32_000,
+  /** Characters of one ICE candidate line. */
+  candidateMax: 512,
 } as const;

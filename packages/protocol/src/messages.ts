@@ -92,6 +92,34 @@ export const ErrorMessage = z.object({
   clientId: z.string().optional(),
 });
 
+/**
+ * The server's half of the voice negotiation: one peer connection per member, offered by the server.
+ * `uplinkMid` is the m-line the member's microphone goes out on; `slots` are the mids of the
+ * receive-only m-lines the server forwards voices into, in slot order. Candidates are in the SDP.
+ */
+export const VoiceOfferMessage = z.object({
+  type: z.literal("voice-offer"),
+  sdp: z.string(),
+  uplinkMid: z.string(),
+  slots: z.array(z.string()),
+});
+
+/** Slot `slot` now carries `memberId`'s voice (null: nobody). `whisper`: addressed to you alone or a few. */
+export const VoiceSlotMessage = z.object({
+  type: z.literal("voice-slot"),
+  slot: z.number().int().min(0),
+  memberId: Id.nullable(),
+  whisper: z.boolean(),
+});
+
+/** Broadcast: whether a member has voice connected and is muted (never whom they talk to). */
+export const VoiceStateMessage = z.object({
+  type: z.literal("voice-state"),
+  memberId: Id,
+  connected: z.boolean(),
+  muted: z.boolean(),
+});
+
 export const ServerMessage = z.discriminatedUnion("type", [
   HelloMessage,
   LobbyMessage,
@@ -101,6 +129,9 @@ export const ServerMessage = z.discriminatedUnion("type", [
   HistoryMessage,
   TextMessage,
   ErrorMessage,
+  VoiceOfferMessage,
+  VoiceSlotMessage,
+  VoiceStateMessage,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
 export type ServerMessageOf<T extends ServerMessage["type"]> = Extract<ServerMessage, { type: T }>;
@@ -116,5 +147,36 @@ export const SendTextMessage = z.object({
 });
 export type SendTextMessage = z.infer<typeof SendTextMessage>;
 
-export const ClientMessage = z.discriminatedUnion("type", [SendTextMessage]);
+/** Asks for a voice peer connection; sent again after a reconnect or an ICE failure, it starts afresh. */
+export const VoiceJoinMessage = z.object({ type: z.literal("voice-join") });
+
+export const VoiceAnswerMessage = z.object({
+  type: z.literal("voice-answer"),
+  sdp: z.string().min(1).max(LIMITS.sdpMax),
+});
+
+/** A trickled ICE candidate of the member's side. */
+export const VoiceCandidateMessage = z.object({
+  type: z.literal("voice-candidate"),
+  candidate: z.string().max(LIMITS.candidateMax),
+  sdpMid: z.string().max(32).nullable().optional(),
+  sdpMLineIndex: z.number().int().min(0).max(64).nullable().optional(),
+});
+
+/** Whom the member's voice goes to from now on. */
+export const VoiceTargetMessage = z.object({ type: z.literal("voice-target"), to: Audience });
+
+export const VoiceMuteMessage = z.object({ type: z.literal("voice-mute"), muted: z.boolean() });
+
+export const VoiceLeaveMessage = z.object({ type: z.literal("voice-leave") });
+
+export const ClientMessage = z.discriminatedUnion("type", [
+  SendTextMessage,
+  VoiceJoinMessage,
+  VoiceAnswerMessage,
+  VoiceCandidateMessage,
+  VoiceTargetMessage,
+  VoiceMuteMessage,
+  VoiceLeaveMessage,
+]);
 export type ClientMessage = z.infer<typeof ClientMessage>;

@@ -22,10 +22,15 @@ import { addSecurityHeaders } from "./http/securityHeaders.ts";
 import { socketRoute, websocketOptions } from "./signalling/socketRoute.ts";
 import type { Store } from "./store/Store.ts";
 import { SqliteStore } from "./store/sqlite/SqliteStore.ts";
+import { DEFAULT_SLOT_POLICY } from "./voice/ListenerSlots.ts";
+import type { VoicePeerFactory } from "./voice/ports.ts";
+import { WeriftPeerFactory } from "./voice/sfu/WeriftPeer.ts";
+import { VoiceService } from "./voice/VoiceService.ts";
 
 export interface Server {
   app: FastifyInstance;
   service: ConferenceService;
+  voice: VoiceService;
   store: Store;
   /** Stops accepting, tells connected clients, closes sockets and the store. Safe to call twice. */
   close(): Promise<void>;
@@ -37,6 +42,7 @@ export interface ServerOverrides {
   ids?: IdSource;
   scheduler?: Scheduler;
   logger?: boolean;
+  voicePeers?: VoicePeerFactory;
 }
 
 /** Wires configuration, storage, the domain and the HTTP/WebSocket edges into one server. */
@@ -51,6 +57,11 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     ids: overrides.ids ?? randomIds,
     scheduler: overrides.scheduler ?? timerScheduler,
     limits: config.conference,
+  });
+
+  const voice = new VoiceService(service, overrides.voicePeers ?? new WeriftPeerFactory(config.rtc), clock, {
+    ...DEFAULT_SLOT_POLICY,
+    slots: config.voiceSlots,
   });
 
   const app = Fastify({
@@ -99,7 +110,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     registrationsPerMinute: config.http.registrationsPerMinute,
   });
   avatarRoutes(app, avatars);
-  socketRoute(app, service);
+  socketRoute(app, service, voice);
   await pageRoutes(app, config.webDir);
   app.addHook("onReady", async () => {
     ready = true;
@@ -109,11 +120,12 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
   const close = () => {
     closing ??= (async () => {
       ready = false;
+      voice.close();
       await service.close();
       await app.close();
       await store.close();
     })();
     return closing;
   };
-  return { app, service, store, close };
+  return { app, service, voice, store, close };
 }

@@ -1,5 +1,6 @@
 import { join, resolve } from "node:path";
 import { type ConferenceLimits, DEFAULT_CONFERENCE_LIMITS } from "./conference/ConferenceService.ts";
+import type { RtcConfig } from "./voice/sfu/WeriftPeer.ts";
 
 export interface Config {
   port: number;
@@ -12,6 +13,9 @@ export interface Config {
   webDir: string;
   logLevel: string;
   conference: ConferenceLimits;
+  rtc: RtcConfig;
+  /** Voices one member can hear at once (pre-allocated receive slots per peer connection). */
+  voiceSlots: number;
   http: {
     /** Conferences one address may create per minute. */
     conferencesPerMinute: number;
@@ -43,6 +47,17 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl: env.PUBLIC_URL?.replace(/\/+$/, "") || undefined,
     webDir: resolve(env.WEB_DIR || join(root, "packages/web/dist")),
     logLevel: env.LOG_LEVEL || "info",
+    rtc: {
+      iceServers: parseIceServers(env.ICE_SERVERS),
+      listenAddress: env.RTC_LISTEN_ADDRESS || undefined,
+      // Loopback is announced too, so a browser on the server's own machine connects out of the box.
+      announcedAddresses: (env.RTC_ANNOUNCED_ADDRESSES ?? "127.0.0.1")
+        .split(",")
+        .map((a) => a.trim())
+        .filter(Boolean),
+      portRange: portRange(env),
+    },
+    voiceSlots: int(env, "VOICE_SLOTS", 4),
     conference: {
       membersPerConference: int(
         env,
@@ -64,4 +79,22 @@ export function loadConfig(env: Env = process.env): Config {
       avatarMaxPixels: int(env, "AVATAR_MAX_PIXELS", 40_000_000),
     },
   };
+}
+
+function portRange(env: Env): [number, number] | undefined {
+  const min = int(env, "RTC_PORT_MIN", 0);
+  const max = int(env, "RTC_PORT_MAX", 0);
+  if (min === 0 && max === 0) return undefined;
+  if (min < 1024 || max > 65535 || min >= max)
+    throw new TypeError("RTC_PORT_MIN and RTC_PORT_MAX must satisfy 1024 <= min < max <= 65535");
+  return [min, max];
+}
+
+/** `ICE_SERVERS` is JSON: `[{"urls":"stun:stun.example.org:3478"}]`; none by default. */
+function parseIceServers(raw: string | undefined): RtcConfig["iceServers"] {
+  if (!raw) return [];
+  const parsed: unknown = JSON.parse(raw);
+  if (!Array.isArray(parsed) || !parsed.every((s) => typeof s?.urls === "string"))
+    throw new TypeError('ICE_SERVERS must be JSON like [{"urls":"stun:host:3478"}]');
+  return parsed as RtcConfig["iceServers"];
 }

@@ -5,6 +5,7 @@ import type { ConferenceService } from "../conference/ConferenceService.ts";
 import { encode } from "../conference/encode.ts";
 import { RoundtableError } from "../conference/errors.ts";
 import type { MemberConnection } from "../conference/ports.ts";
+import type { VoiceService } from "../voice/VoiceService.ts";
 
 /** A socket holding more unsent bytes than this is too slow to keep up; it is closed, not buffered without end. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
@@ -26,6 +27,7 @@ export class MemberSocket implements MemberConnection {
   constructor(
     private readonly socket: WebSocket,
     private readonly service: ConferenceService,
+    private readonly voice: VoiceService,
     private readonly conferenceId: string,
     private readonly memberId: string,
     private readonly log: FastifyBaseLogger,
@@ -54,7 +56,10 @@ export class MemberSocket implements MemberConnection {
     this.queue = ready.then(
       (detach) => {
         if (this.closed) detach();
-        else this.detach = detach;
+        else {
+          this.detach = detach;
+          return this.voice.describeTo(this.conferenceId, this);
+        }
       },
       (error) => this.fail(error),
     );
@@ -80,6 +85,7 @@ export class MemberSocket implements MemberConnection {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.heartbeat);
+    this.voice.connectionClosed(this.conferenceId, this.memberId, this);
     this.detach?.();
     this.detach = undefined;
   }
@@ -104,9 +110,27 @@ export class MemberSocket implements MemberConnection {
       case "text":
         await this.service.sendText(this.conferenceId, this.memberId, message);
         return;
+      case "voice-join":
+        await this.voice.join(this.conferenceId, this.memberId, this);
+        return;
+      case "voice-answer":
+        await this.voice.answer(this.conferenceId, this.memberId, message.sdp);
+        return;
+      case "voice-candidate":
+        await this.voice.candidate(this.conferenceId, this.memberId, message);
+        return;
+      case "voice-target":
+        await this.voice.setTarget(this.conferenceId, this.memberId, message.to);
+        return;
+      case "voice-mute":
+        this.voice.setMuted(this.conferenceId, this.memberId, message.muted);
+        return;
+      case "voice-leave":
+        this.voice.leave(this.conferenceId, this.memberId);
+        return;
       default: {
-        const unreachable: never = message.type;
-        throw new RoundtableError("invalid_message", `unknown message type ${String(unreachable)}`);
+        const unreachable: never = message;
+        throw new RoundtableError("invalid_message", `unknown message ${JSON.stringify(unreachable)}`);
       }
     }
   }

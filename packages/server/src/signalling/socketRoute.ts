@@ -2,6 +2,7 @@ import { CLOSE_CODES, LIMITS } from "@roundtable/protocol";
 import type { FastifyInstance } from "fastify";
 import type { ConferenceService } from "../conference/ConferenceService.ts";
 import { RoundtableError } from "../conference/errors.ts";
+import type { VoiceService } from "../voice/VoiceService.ts";
 import { MemberSocket } from "./MemberSocket.ts";
 
 /**
@@ -9,7 +10,7 @@ import { MemberSocket } from "./MemberSocket.ts";
  * the socket with 4001 (4004 for an unknown conference): browsers cannot read an HTTP status from
  * a refused upgrade, but they can read a close code, and so stop retrying.
  */
-export function socketRoute(app: FastifyInstance, service: ConferenceService): void {
+export function socketRoute(app: FastifyInstance, service: ConferenceService, voice: VoiceService): void {
   app.get<{ Params: { id: string }; Querystring: { token?: string; since?: string } }>(
     "/api/conferences/:id/ws",
     { websocket: true },
@@ -24,7 +25,7 @@ export function socketRoute(app: FastifyInstance, service: ConferenceService): v
         return;
       }
       const since = Number(request.query.since ?? 0);
-      const member = new MemberSocket(socket, service, id, memberId, request.log);
+      const member = new MemberSocket(socket, service, voice, id, memberId, request.log);
       await member.start(Number.isSafeInteger(since) && since > 0 ? since : 0);
     },
   );

@@ -1,0 +1,183 @@
+import type { Clock } from "../conference/ports.ts";
+import { DEFAULT_SLOT_POLICY, ListenerSlots, type SlotChange, type SlotPolicy } from "./ListenerSlots.ts";
+import type { InboundPacket, VoicePeer } from "./ports.ts";
+import { listenersOf, mayHear, type VoiceTarget } from "./routing.ts";
+import { SlotStream } from "./SlotStream.ts";
+
+/** What the room tells one member about their slots. */
+export type SlotNotice = { slot: number; memberId: string | null; whisper: boolean };
+
+interface Participant {
+  memberId: string;
+  peer: VoicePeer;
+  target: VoiceTarget;
+  muted: boolean;
+  slots: ListenerSlots;
+  streams: SlotStream[];
+  notify: (notice: SlotNotice) => void;
+  /** Packets taken from this member's microphone, for the flood guard. */
+  budget: { windowStart: number; packets: number };
+}
+
+/** At most this many packets per second are forwarded from one microphone: 20 ms Opus is 50. */
+const MAX_PACKETS_PER_SECOND = 120;
+
+/**
+ * Voice in one conference: who is connected, whom each speaks to, and which slot of each listener
+ * carries whom. Packets go from a speaker's peer to the peers of exactly those allowed to hear.
+ */
+export class VoiceRoom {
+  private readonly participants = new Map<string, Participant>();
+  private readonly connected = new Set<string>();
+  /** Packets forwarded since the room opened (for benchmarks and metrics). */
+  forwarded = 0;
+  dropped = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly policy: SlotPolicy = DEFAULT_SLOT_POLICY,
+  ) {}
+
+  get size(): number {
+    return this.participants.size;
+  }
+
+  /** Adds (or replaces) a member's peer. Their target and mute state carry over a replacement. */
+  join(memberId: string, peer: VoicePeer, notify: (notice: SlotNotice) => void): void {
+    const previous = this.participants.get(memberId);
+    if (previous) this.leave(memberId);
+    const participant: Participant = {
+      memberId,
+      peer,
+      target: previous?.target ?? "all",
+      muted: previous?.muted ?? false,
+      slots: new ListenerSlots(this.policy),
+      streams: Array.from({ length: this.policy.slots }, () => new SlotStream()),
+      notify,
+      budget: { windowStart: 0, packets: 0 },
+    };
+    this.participants.set(memberId, participant);
+    this.connected.add(memberId);
+    peer.onPacket = (packet) => this.forward(participant, packet);
+  }
+
+  /** Removes a member: their peer closes and every slot that carried them is freed. Idempotent. */
+  leave(memberId: string): void {
+    const participant = this.participants.get(memberId);
+    if (!participant) return;
+    this.participants.delete(memberId);
+    this.connected.delete(memberId);
+    participant.peer.onPacket = () => {};
+    participant.peer.close();
+    for (const listener of this.participants.values()) this.release(listener, memberId);
+  }
+
+  memberIds(): string[] {
+    return [...this.participants.keys()];
+  }
+
+  has(memberId: string): boolean {
+    return this.participants.has(memberId);
+  }
+
+  peerOf(memberId: string): VoicePeer | undefined {
+    return this.participants.get(memberId)?.peer;
+  }
+
+  targetOf(memberId: string): VoiceTarget | undefined {
+    return this.participants.get(memberId)?.target;
+  }
+
+  /**
+   * Changes whom a member speaks to. Listeners who may no longer hear lose the slot at once (not
+   * after the next packet), and those who keep hearing learn whether it is now a whisper.
+   */
+  setTarget(memberId: string, target: VoiceTarget): void {
+    const speaker = this.participants.get(memberId);
+    if (!speaker) return;
+    speaker.target = target;
+    for (const listener of this.participants.values()) {
+      const slot = slotOf(listener, memberId);
+      if (slot === undefined) continue;
+      if (mayHear(memberId, target, listener.memberId))
+        listener.notify({ slot, memberId, whisper: target !== "all" });
+      else this.release(listener, memberId);
+    }
+  }
+
+  setMuted(memberId: string, muted: boolean): void {
+    const speaker = this.participants.get(memberId);
+    if (!speaker) return;
+    speaker.muted = muted;
+    if (muted) for (const listener of this.participants.values()) this.release(listener, memberId);
+  }
+
+  isMuted(memberId: string): boolean {
+    return this.participants.get(memberId)?.muted ?? false;
+  }
+
+  close(): void {
+    for (const id of [...this.participants.keys()]) this.leave(id);
+  }
+
+  private forward(speaker: Participant, packet: InboundPacket): void {
+    if (speaker.muted) return;
+    const now = this.clock.now();
+    if (!this.withinBudget(speaker, now)) {
+      this.dropped++;
+      return;
+    }
+    const whisper = speaker.target !== "all";
+    for (const listenerId of listenersOf(speaker.memberId, speaker.target, this.connected)) {
+      const listener = this.participants.get(listenerId);
+      if (!listener) continue;
+      const slot = listener.slots.admit(speaker.memberId, packet.level, now, (change) =>
+        this.announce(listener, change, whisper),
+      );
+      if (slot === undefined) continue;
+      const stream = listener.streams[slot] as SlotStream;
+      const { seq, timestamp } = stream.rewrite(
+        speaker.memberId,
+        packet.sequenceNumber,
+        packet.timestamp,
+        now,
+      );
+      listener.peer.send(slot, {
+        sequenceNumber: seq,
+        timestamp,
+        marker: packet.marker,
+        payload: packet.payload,
+        level: packet.level,
+        voiced: packet.voiced,
+      });
+      this.forwarded++;
+    }
+  }
+
+  /** A microphone sending far more than a voice stream is cut back, not forwarded. */
+  private withinBudget(speaker: Participant, now: number): boolean {
+    const budget = speaker.budget;
+    if (now - budget.windowStart >= 1000) {
+      budget.windowStart = now;
+      budget.packets = 0;
+    }
+    return ++budget.packets <= MAX_PACKETS_PER_SECOND;
+  }
+
+  private release(listener: Participant, speakerId: string): void {
+    listener.slots.release(speakerId, (change) => this.announce(listener, change, false));
+  }
+
+  private announce(listener: Participant, change: SlotChange, whisper: boolean): void {
+    listener.notify({
+      slot: change.slot,
+      memberId: change.speakerId ?? null,
+      whisper: change.speakerId !== undefined && whisper,
+    });
+  }
+}
+
+function slotOf(listener: Participant, speakerId: string): number | undefined {
+  for (let i = 0; i < listener.streams.length; i++) if (listener.slots.speakerIn(i) === speakerId) return i;
+  return undefined;
+}

@@ -1,0 +1,55 @@
+/**
+ * The media side of voice as the routing sees it: a peer that delivers the member's packets and
+ * accepts packets for its slots. `sfu/WeriftPeer.ts` implements it on werift; tests use fakes.
+ */
+
+export interface VoiceOffer {
+  sdp: string;
+  /** The m-line the member's microphone arrives on. */
+  uplinkMid: string;
+  /** The m-lines the server sends voices on, in slot order. */
+  slots: string[];
+}
+
+/** One Opus RTP packet from a member's microphone, reduced to what forwarding needs. */
+export interface InboundPacket {
+  sequenceNumber: number;
+  timestamp: number;
+  marker: boolean;
+  payload: Buffer;
+  /** RFC 6464 level, 0 (loudest) to 127 (silence); 127 when the sender did not include it. */
+  level: number;
+  /** The sender's own voice-activity flag, when it set one. */
+  voiced: boolean | undefined;
+}
+
+export interface OutboundPacket {
+  sequenceNumber: number;
+  timestamp: number;
+  marker: boolean;
+  payload: Buffer;
+  level: number;
+  voiced: boolean | undefined;
+}
+
+export type PeerState = "connecting" | "connected" | "failed" | "closed";
+
+export interface VoicePeer {
+  readonly offer: VoiceOffer;
+  acceptAnswer(sdp: string): Promise<void>;
+  addCandidate(candidate: {
+    candidate: string;
+    sdpMid?: string | null;
+    sdpMLineIndex?: number | null;
+  }): Promise<void>;
+  /** Sends a packet on slot `slot`. Never throws: a broken peer only hurts itself. */
+  send(slot: number, packet: OutboundPacket): void;
+  onPacket: (packet: InboundPacket) => void;
+  onState: (state: PeerState) => void;
+  /** Idempotent. */
+  close(): void;
+}
+
+export interface VoicePeerFactory {
+  create(slots: number): Promise<VoicePeer>;
+}

@@ -1,0 +1,188 @@
+import {
+  type MediaStreamTrack,
+  RTCPeerConnection,
+  type RTCPeerConnectionConfig,
+  RTCRtpCodecParameters,
+  type RTCRtpTransceiver,
+  RtpHeader,
+  RtpPacket,
+  useAudioLevelIndication,
+  useSdesMid,
+} from "werift";
+import type {
+  InboundPacket,
+  OutboundPacket,
+  PeerState,
+  VoiceOffer,
+  VoicePeer,
+  VoicePeerFactory,
+} from "../ports.ts";
+
+/** The only file that imports werift: everything else sees the VoicePeer port. */
+
+const AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+
+export interface RtcConfig {
+  /** STUN/TURN servers; none by default (werift's default is a public host this may not reach). */
+  iceServers: { urls: string; username?: string; credential?: string }[];
+  /** Bind only to this IPv4 address (e.g. 127.0.0.1); all interfaces when unset. */
+  listenAddress: string | undefined;
+  /** Addresses announced as host candidates besides the interfaces' own (e.g. a public IP, or 127.0.0.1). */
+  announcedAddresses: string[];
+  /** UDP ports for peers, inclusive; werift opens one port per peer. */
+  portRange: [number, number] | undefined;
+}
+
+function peerConfig(rtc: RtcConfig): Partial<RTCPeerConnectionConfig> {
+  return {
+    iceServers: rtc.iceServers,
+    bundlePolicy: "max-bundle",
+    iceUseIpv6: false,
+    ...(rtc.listenAddress ? { iceInterfaceAddresses: { udp4: rtc.listenAddress } } : {}),
+    iceAdditionalHostAddresses: rtc.announcedAddresses,
+    ...(rtc.portRange ? { icePortRange: rtc.portRange } : {}),
+    codecs: {
+      audio: [
+        new RTCRtpCodecParameters({
+          mimeType: "audio/opus",
+          clockRate: 48000,
+          channels: 2,
+          payloadType: 111,
+          parameters: "minptime=10;useinbandfec=1",
+        }),
+      ],
+      video: [],
+    },
+    // Fresh extension objects per peer: werift writes negotiated ids into them.
+    headerExtensions: { audio: [useSdesMid(), useAudioLevelIndication()], video: [] },
+  };
+}
+
+class WeriftPeer implements VoicePeer {
+  onPacket: (packet: InboundPacket) => void = () => {};
+  onState: (state: PeerState) => void = () => {};
+  offer!: VoiceOffer;
+  private readonly pc: RTCPeerConnection;
+  private uplink!: RTCRtpTransceiver;
+  private readonly slots: RTCRtpTransceiver[] = [];
+  private uplinkLevelId: number | undefined;
+  private readonly slotLevelIds: (number | undefined)[] = [];
+  private closed = false;
+
+  constructor(rtc: RtcConfig) {
+    this.pc = new RTCPeerConnection(peerConfig(rtc));
+  }
+
+  async start(slotCount: number): Promise<void> {
+    this.uplink = this.pc.addTransceiver("audio", { direction: "recvonly" });
+    for (let i = 0; i < slotCount; i++)
+      this.slots.push(this.pc.addTransceiver("audio", { direction: "sendonly" }));
+    this.uplink.onTrack.subscribe((track: MediaStreamTrack) => this.receive(track));
+    this.pc.connectionStateChange.subscribe((state) => {
+      if (state === "connected") this.onState("connected");
+      else if (state === "failed") this.onState("failed");
+      else if (state === "closed") this.onState("closed");
+    });
+    const offer = await this.pc.createOffer();
+    // werift resolves this after ICE gathering: the SDP carries every host candidate, no trickling.
+    await this.pc.setLocalDescription(offer);
+    const sdp = this.pc.localDescription?.sdp;
+    if (!sdp || !this.uplink.mid) throw new Error("werift produced no local description");
+    this.offer = { sdp, uplinkMid: this.uplink.mid, slots: this.slots.map((t) => t.mid ?? "") };
+  }
+
+  async acceptAnswer(sdp: string): Promise<void> {
+    await this.pc.setRemoteDescription({ type: "answer", sdp });
+    this.uplinkLevelId = this.uplink.headerExtensions.find((e) => e.uri === AUDIO_LEVEL_URI)?.id;
+    for (const [i, t] of this.slots.entries())
+      this.slotLevelIds[i] = t.headerExtensions.find((e) => e.uri === AUDIO_LEVEL_URI)?.id;
+  }
+
+  async addCandidate(candidate: {
+    candidate: string;
+    sdpMid?: string | null;
+    sdpMLineIndex?: number | null;
+  }) {
+    // mDNS (.local) candidates would make werift send multicast queries; the browser's checks reach
+    // our host candidate anyway and werift learns its address from them (peer-reflexive).
+    if (!candidate.candidate || /\s[\w-]+\.local\s/.test(candidate.candidate)) return;
+    await this.pc.addIceCandidate({
+      candidate: candidate.candidate,
+      sdpMid: candidate.sdpMid ?? undefined,
+      sdpMLineIndex: candidate.sdpMLineIndex ?? undefined,
+    });
+  }
+
+  private receive(track: MediaStreamTrack): void {
+    track.onReceiveRtp.subscribe((rtp) => {
+      if (this.closed) return;
+      const h = rtp.header;
+      let level = 127;
+      let voiced: boolean | undefined;
+      if (this.uplinkLevelId !== undefined) {
+        for (const ext of h.extensions) {
+          if (ext.id !== this.uplinkLevelId) continue;
+          const byte = ext.payload[0] ?? 127;
+          voiced = (byte & 0x80) !== 0;
+          level = byte & 0x7f;
+        }
+      }
+      try {
+        this.onPacket({
+          sequenceNumber: h.sequenceNumber,
+          timestamp: h.timestamp,
+          marker: h.marker,
+          payload: rtp.payload,
+          level,
+          voiced,
+        });
+      } catch {
+        // A routing bug must not tear down werift's receive loop for this member.
+      }
+    });
+  }
+
+  send(slot: number, packet: OutboundPacket): void {
+    const transceiver = this.slots[slot];
+    if (!transceiver || this.closed) return;
+    const levelId = this.slotLevelIds[slot];
+    const extensions =
+      levelId === undefined
+        ? []
+        : [{ id: levelId, payload: Buffer.of((packet.voiced ? 0x80 : 0) | (packet.level & 0x7f)) }];
+    // A fresh packet per send: werift rewrites SSRC, payload type and numbering in place and keeps
+    // the object for retransmission. Only the audio level extension goes along: a copied MID would
+    // steer Chrome to the wrong m-line.
+    const header = new RtpHeader({
+      payloadType: 111,
+      marker: packet.marker,
+      sequenceNumber: packet.sequenceNumber,
+      timestamp: packet.timestamp,
+      ssrc: 0,
+      extensions,
+    });
+    transceiver.sender.sendRtp(new RtpPacket(header, packet.payload)).catch(() => {});
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pc.close().catch(() => {});
+    this.onState("closed");
+  }
+}
+
+export class WeriftPeerFactory implements VoicePeerFactory {
+  constructor(private readonly rtc: RtcConfig) {}
+
+  async create(slots: number): Promise<WeriftPeer> {
+    const peer = new WeriftPeer(this.rtc);
+    try {
+      await peer.start(slots);
+    } catch (error) {
+      peer.close();
+      throw error;
+    }
+    return peer;
+  }
+}
