@@ -130,3 +130,13 @@ describe("listener slots", () => {
     assert.equal(slots.speakerIn(0), undefined);
   });
 });
+
+test("a slot given back to the same speaker after a pause continues its numbering and timeline", () => {
+  const slot = new SlotStream(0);
+  const first = slot.rewrite("a", 10, 9600, 0);
+  slot.endRun();
+  // a spoke on meanwhile (to someone else): its numbers moved on by 50 packets, 1 s of audio
+  const again = slot.rewrite("a", 60, 9600 + 50 * 960, 1000);
+  assert.equal(again.seq, (first.seq + 1) & 0xffff);
+  assert.equal(again.timestamp - first.timestamp, 1000 * 48);
+});

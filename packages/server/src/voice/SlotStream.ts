@@ -16,6 +16,7 @@ export class SlotStream {
   private lastSeq = -1;
   private lastTs = 0;
   private lastSentAt = 0;
+  private sentAny = false;
   /** Highest input sequence number of the current run, for detecting late (reordered) packets. */
   private highestIn = 0;
 
@@ -26,10 +27,9 @@ export class SlotStream {
   /** Rewrites one packet's sequence number and timestamp; `now` in milliseconds. */
   rewrite(sourceId: string, seq: number, timestamp: number, now: number): { seq: number; timestamp: number } {
     if (sourceId !== this.source) {
-      const elapsedTicks =
-        this.source === undefined
-          ? FRAME_TICKS
-          : Math.max(FRAME_TICKS, Math.round((now - this.lastSentAt) * TICKS_PER_MS));
+      const elapsedTicks = this.sentAny
+        ? Math.max(FRAME_TICKS, Math.round((now - this.lastSentAt) * TICKS_PER_MS))
+        : FRAME_TICKS;
       this.seqOffset = (this.lastSeq + 1 - seq) & 0xffff;
       this.tsOffset = (this.lastTs + elapsedTicks - timestamp) >>> 0;
       this.source = sourceId;
@@ -43,8 +43,17 @@ export class SlotStream {
       this.lastSeq = outSeq;
       this.lastTs = outTs;
       this.lastSentAt = now;
+      this.sentAny = true;
     }
     return { seq: outSeq, timestamp: outTs };
+  }
+
+  /**
+   * Ends the current run: the next packet starts a new one, contiguous with what was sent, even
+   * from the same speaker (whose own numbering moved on while the slot carried someone else or nobody).
+   */
+  endRun(): void {
+    this.source = undefined;
   }
 
   /** The speaker whose packets this slot carries now, if any. */

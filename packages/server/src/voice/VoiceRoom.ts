@@ -169,6 +169,7 @@ export class VoiceRoom {
   }
 
   private announce(listener: Participant, change: SlotChange, whisper: boolean): void {
+    listener.streams[change.slot]?.endRun();
     listener.notify({
       slot: change.slot,
       memberId: change.speakerId ?? null,

@@ -1,0 +1,207 @@
+import assert from "node:assert/strict";
+import { beforeEach, describe, test } from "node:test";
+import type { InboundPacket, OutboundPacket, PeerState, VoiceOffer, VoicePeer } from "../src/voice/ports.ts";
+import { type SlotNotice, VoiceRoom } from "../src/voice/VoiceRoom.ts";
+import { FakeClock } from "./fakes.ts";
+
+/** A peer that records what the room sends it and lets the test speak through it. */
+class FakePeer implements VoicePeer {
+  readonly offer: VoiceOffer = { sdp: "v=0", uplinkMid: "0", slots: ["1", "2"] };
+  onPacket: (packet: InboundPacket) => void = () => {};
+  onState: (state: PeerState) => void = () => {};
+  readonly sent: { slot: number; packet: OutboundPacket }[] = [];
+  closed = 0;
+  async acceptAnswer(): Promise<void> {}
+  async addCandidate(): Promise<void> {}
+  send(slot: number, packet: OutboundPacket): void {
+    this.sent.push({ slot, packet: { ...packet } });
+  }
+  close(): void {
+    this.closed++;
+  }
+}
+
+let clock: FakeClock;
+let room: VoiceRoom;
+const peers = new Map<string, FakePeer>();
+const notices = new Map<string, SlotNotice[]>();
+let seq = 0;
+
+function join(id: string): FakePeer {
+  const peer = new FakePeer();
+  peers.set(id, peer);
+  notices.set(id, []);
+  room.join(id, peer, (n) => notices.get(id)?.push(n));
+  return peer;
+}
+
+/** `speaker` sends one 20 ms packet at `level`; the clock moves 20 ms. */
+function speak(speaker: string, level = 30): void {
+  clock.advance(20);
+  seq++;
+  peers.get(speaker)?.onPacket({
+    sequenceNumber: seq,
+    timestamp: seq * 960,
+    marker: false,
+    payload: Buffer.from([seq & 0xff]),
+    level,
+    voiced: true,
+  });
+}
+
+const received = (id: string) => peers.get(id)?.sent ?? [];
+
+beforeEach(() => {
+  clock = new FakeClock();
+  room = new VoiceRoom(clock, { slots: 2, hysteresisDb: 6, minHoldMs: 1000, idleMs: 500 });
+  peers.clear();
+  notices.clear();
+  seq = 0;
+});
+
+describe("voice room", () => {
+  test("a voice to all reaches everyone else on a slot announced as carrying the speaker", () => {
+    join("a");
+    join("b");
+    join("c");
+    speak("a");
+    speak("a");
+    assert.equal(received("a").length, 0, "never the speaker");
+    for (const id of ["b", "c"]) {
+      assert.equal(received(id).length, 2);
+      assert.deepEqual(notices.get(id), [{ slot: 0, memberId: "a", whisper: false }]);
+    }
+  });
+
+  test("a whisper reaches only its target, marked as a whisper", () => {
+    join("a");
+    join("b");
+    join("c");
+    room.setTarget("a", ["b"]);
+    speak("a");
+    assert.equal(received("b").length, 1);
+    assert.equal(received("c").length, 0);
+    assert.deepEqual(notices.get("b"), [{ slot: 0, memberId: "a", whisper: true }]);
+    assert.deepEqual(notices.get("c"), []);
+  });
+
+  test("narrowing the target mid-stream frees the slot of those no longer addressed at once", () => {
+    join("a");
+    join("b");
+    join("c");
+    speak("a");
+    room.setTarget("a", ["b"]);
+    assert.deepEqual(notices.get("c")?.at(-1), { slot: 0, memberId: null, whisper: false });
+    assert.deepEqual(notices.get("b")?.at(-1), { slot: 0, memberId: "a", whisper: true });
+    speak("a");
+    assert.equal(received("c").length, 1, "nothing after the switch");
+    room.setTarget("a", "all");
+    speak("a");
+    assert.equal(received("c").length, 2, "back to all reaches c again");
+  });
+
+  test("each listener's slot keeps contiguous sequence numbers across target changes", () => {
+    join("a");
+    join("b");
+    join("c");
+    speak("a");
+    room.setTarget("a", ["c"]);
+    speak("a");
+    speak("a");
+    room.setTarget("a", "all");
+    speak("a");
+    const seqs = received("c").map((r) => r.packet.sequenceNumber);
+    for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], ((seqs[i - 1] ?? 0) + 1) & 0xffff);
+    const bSeqs = received("b").map((r) => r.packet.sequenceNumber);
+    assert.equal(bSeqs.length, 2);
+    assert.equal(
+      bSeqs[1],
+      ((bSeqs[0] ?? 0) + 1) & 0xffff,
+      "b's slot did not skip although a whispered to c between",
+    );
+  });
+
+  test("with more speakers than slots the loudest are heard", () => {
+    join("listener");
+    join("loud");
+    join("louder");
+    join("quiet");
+    for (let i = 0; i < 60; i++) {
+      speak("quiet", 90);
+      speak("loud", 30);
+    }
+    for (let i = 0; i < 10; i++) speak("louder", 5);
+    const carried = new Set(
+      received("listener")
+        .slice(-5)
+        .map((r) => r.slot),
+    );
+    assert.ok(carried.size >= 1);
+    const slotsNow = notices.get("listener") ?? [];
+    const last = new Map(slotsNow.map((n) => [n.slot, n.memberId]));
+    assert.deepEqual([...last.values()].sort(), ["loud", "louder"]);
+  });
+
+  test("muting stops forwarding and frees the speaker's slots", () => {
+    join("a");
+    join("b");
+    speak("a");
+    room.setMuted("a", true);
+    speak("a");
+    assert.equal(received("b").length, 1);
+    assert.deepEqual(notices.get("b")?.at(-1), { slot: 0, memberId: null, whisper: false });
+    room.setMuted("a", false);
+    speak("a");
+    assert.equal(received("b").length, 2);
+  });
+
+  test("a microphone flooding packets is cut back to a voice stream's rate", () => {
+    join("a");
+    join("b");
+    for (let i = 0; i < 1000; i++) {
+      seq++;
+      peers.get("a")?.onPacket({
+        sequenceNumber: seq,
+        timestamp: seq,
+        marker: false,
+        payload: Buffer.alloc(1),
+        level: 0,
+        voiced: true,
+      });
+    }
+    assert.ok(received("b").length <= 120, `forwarded ${received("b").length} of 1000 in one second`);
+    assert.ok(room.dropped >= 880);
+  });
+
+  test("leaving closes the peer, frees slots elsewhere, and is idempotent", () => {
+    const a = join("a");
+    join("b");
+    speak("a");
+    room.leave("a");
+    room.leave("a");
+    assert.equal(a.closed, 1);
+    assert.deepEqual(notices.get("b")?.at(-1), { slot: 0, memberId: null, whisper: false });
+    a.onPacket({
+      sequenceNumber: 1,
+      timestamp: 1,
+      marker: false,
+      payload: Buffer.alloc(1),
+      level: 0,
+      voiced: true,
+    });
+    assert.equal(received("b").length, 1, "a closed peer's late packets go nowhere");
+  });
+
+  test("a rejoin keeps the member's target and mute state", () => {
+    join("a");
+    join("b");
+    join("c");
+    room.setTarget("a", ["b"]);
+    const first = peers.get("a");
+    join("a");
+    assert.equal(first?.closed, 1);
+    assert.deepEqual(room.targetOf("a"), ["b"]);
+    speak("a");
+    assert.equal(received("c").length, 0);
+  });
+});
