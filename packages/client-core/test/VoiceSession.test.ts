@@ -1,0 +1,177 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { RoundtableApi } from "../src/api.ts";
+import { ConferenceClient } from "../src/ConferenceClient.ts";
+import type { IceCandidate, MediaEngine, VoiceOffer } from "../src/VoiceSession.ts";
+import { VoiceSession } from "../src/VoiceSession.ts";
+import { aMember, FakeSocket, hello, ManualScheduler } from "./builders.ts";
+
+class FakeEngine implements MediaEngine {
+  onCandidate: ((c: IceCandidate) => void) | null = null;
+  onFailed: (() => void) | null = null;
+  offers: VoiceOffer[] = [];
+  muted = false;
+  levels: number[] = [];
+  closed = 0;
+  async answer(offer: VoiceOffer): Promise<string> {
+    this.offers.push(offer);
+    return `answer-${this.offers.length}`;
+  }
+  setMuted(muted: boolean): void {
+    this.muted = muted;
+  }
+  slotLevel(slot: number): number {
+    return this.levels[slot] ?? 0;
+  }
+  close(): void {
+    this.closed++;
+  }
+}
+
+function setup() {
+  const sockets: FakeSocket[] = [];
+  const scheduler = new ManualScheduler();
+  let now = 0;
+  const clock = { now: () => now };
+  const client = new ConferenceClient({
+    api: new RoundtableApi("http://example.test"),
+    conferenceId: "c1",
+    token: "tok",
+    createSocket: (url) => {
+      const s = new FakeSocket(url);
+      sockets.push(s);
+      return s;
+    },
+    scheduler,
+  });
+  const engine = new FakeEngine();
+  const voice = new VoiceSession(client, engine, { scheduler, clock });
+  const socket = () => sockets.at(-1) as FakeSocket;
+  const open = () =>
+    socket().receive(
+      hello("a", "built"),
+      { type: "build", conference: { id: "c1", title: "T" }, members: [aMember("a", 0), aMember("b", 1)] },
+      { type: "history", messages: [] },
+    );
+  const sentTypes = () => (socket().sent as { type: string }[]).map((m) => m.type);
+  /** Runs the 20 ms level poll `n` times, moving the clock with it. */
+  const tick = (n = 1) => {
+    for (let i = 0; i < n; i++) {
+      now += 20;
+      const polls = scheduler.tasks.filter((t) => !t.cancelled && t.ms === 20);
+      scheduler.tasks = scheduler.tasks.filter((t) => !polls.includes(t));
+      for (const p of polls) p.fn();
+    }
+  };
+  return { client, engine, voice, socket, open, sentTypes, tick, sockets, scheduler };
+}
+
+const offer = { type: "voice-offer", sdp: "v=0 offer", uplinkMid: "0", slots: ["1", "2"] } as const;
+const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+test("joins once the socket is open and answers the server's offer", async () => {
+  const { client, engine, voice, socket, open, sentTypes } = setup();
+  client.connect();
+  voice.start();
+  assert.equal(voice.status, "connecting");
+  open();
+  assert.deepEqual(sentTypes(), ["voice-join"]);
+  socket().receive(offer);
+  await flush();
+  assert.deepEqual(engine.offers, [
+    { type: "voice-offer", sdp: "v=0 offer", uplinkMid: "0", slots: ["1", "2"] },
+  ]);
+  assert.deepEqual(socket().sent.at(-1), { type: "voice-answer", sdp: "answer-1" });
+  assert.equal(voice.status, "connected");
+});
+
+test("relays local candidates, targets and mute", async () => {
+  const { client, engine, voice, socket, open } = setup();
+  client.connect();
+  open();
+  voice.start();
+  socket().receive(offer);
+  await flush();
+  engine.onCandidate?.({
+    candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host",
+    sdpMid: "0",
+    sdpMLineIndex: 0,
+  });
+  voice.setTarget(["b", "b"]);
+  voice.setMuted(true);
+  assert.deepEqual(socket().sent.slice(-3), [
+    {
+      type: "voice-candidate",
+      candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host",
+      sdpMid: "0",
+      sdpMLineIndex: 0,
+    },
+    { type: "voice-target", to: ["b"] },
+    { type: "voice-mute", muted: true },
+  ]);
+  assert.equal(engine.muted, true);
+});
+
+test("after a reconnect it joins again and re-applies the target and mute state", async () => {
+  const { client, voice, socket, open, sentTypes, sockets, engine } = setup();
+  client.connect();
+  open();
+  voice.start();
+  voice.setTarget(["b"]);
+  voice.setMuted(true);
+  socket().drop();
+  assert.equal(voice.status, "connecting");
+  (client as unknown as { connect(): void }).connect();
+  assert.equal(sockets.length, 2);
+  open();
+  socket().receive(offer);
+  await flush();
+  assert.deepEqual(sentTypes(), ["voice-join", "voice-answer", "voice-target", "voice-mute"]);
+  assert.equal(engine.offers.length, 1);
+});
+
+test("a bound slot with sound marks its member speaking, with a hold against flicker", async () => {
+  const { client, engine, voice, socket, open, tick } = setup();
+  client.connect();
+  open();
+  voice.start();
+  socket().receive(offer, { type: "voice-slot", slot: 1, memberId: "b", whisper: true });
+  assert.equal(client.room.seat("b")?.whisper, true);
+  engine.levels[1] = 0.2;
+  tick();
+  assert.equal(client.room.seat("b")?.speaking, true);
+  engine.levels[1] = 0;
+  tick(5);
+  assert.equal(client.room.seat("b")?.speaking, true, "held for 300 ms");
+  tick(20);
+  assert.equal(client.room.seat("b")?.speaking, false);
+});
+
+test("a freed slot stops its member speaking at once", () => {
+  const { client, engine, voice, socket, open, tick } = setup();
+  client.connect();
+  open();
+  voice.start();
+  socket().receive({ type: "voice-slot", slot: 0, memberId: "b", whisper: false });
+  engine.levels[0] = 0.5;
+  tick();
+  assert.equal(client.room.seat("b")?.speaking, true);
+  socket().receive({ type: "voice-slot", slot: 0, memberId: null, whisper: false });
+  assert.equal(client.room.seat("b")?.speaking, false);
+  tick();
+  assert.equal(client.room.seat("b")?.speaking, false);
+});
+
+test("stop leaves voice, closes the engine and cancels the poll", () => {
+  const { client, engine, voice, open, sentTypes, scheduler } = setup();
+  client.connect();
+  open();
+  voice.start();
+  assert.ok(scheduler.pendingDelays.includes(20));
+  voice.stop();
+  assert.ok(!scheduler.pendingDelays.includes(20));
+  voice.stop();
+  assert.equal(sentTypes().at(-1), "voice-leave");
+  assert.equal(engine.closed, 1);
+  assert.equal(voice.status, "off");
+});
