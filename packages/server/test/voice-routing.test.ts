@@ -140,3 +140,18 @@ test("a slot given back to the same speaker after a pause continues its numberin
   assert.equal(again.seq, (first.seq + 1) & 0xffff);
   assert.equal(again.timestamp - first.timestamp, 1000 * 48);
 });
+
+test("only candidates of addresses the peer listens on are announced", async () => {
+  const { keepCandidates } = await import("../src/voice/sfu/WeriftPeer.ts");
+  const sdp = [
+    "v=0",
+    "m=audio 9 UDP/TLS/RTP/SAVPF 111",
+    "a=candidate:1 1 udp 2130706431 192.0.2.2 40001 typ host",
+    "a=candidate:2 1 udp 2130706431 127.0.0.1 40001 typ host",
+    "a=end-of-candidates",
+    "",
+  ].join("\r\n");
+  const kept = keepCandidates(sdp, new Set(["127.0.0.1"]));
+  assert.doesNotMatch(kept, /192\.0\.2\.2/);
+  assert.match(kept, /127\.0\.0\.1 40001 typ host\r\na=end-of-candidates\r\n$/);
+});

@@ -69,7 +69,7 @@ class WeriftPeer implements VoicePeer {
   private readonly slotLevelIds: (number | undefined)[] = [];
   private closed = false;
 
-  constructor(rtc: RtcConfig) {
+  constructor(private readonly rtc: RtcConfig) {
     this.pc = new RTCPeerConnection(peerConfig(rtc));
   }
 
@@ -86,8 +86,11 @@ class WeriftPeer implements VoicePeer {
     const offer = await this.pc.createOffer();
     // werift resolves this after ICE gathering: the SDP carries every host candidate, no trickling.
     await this.pc.setLocalDescription(offer);
-    const sdp = this.pc.localDescription?.sdp;
-    if (!sdp || !this.uplink.mid) throw new Error("werift produced no local description");
+    const raw = this.pc.localDescription?.sdp;
+    if (!raw || !this.uplink.mid) throw new Error("werift produced no local description");
+    const sdp = this.rtc.listenAddress
+      ? keepCandidates(raw, new Set([this.rtc.listenAddress, ...this.rtc.announcedAddresses]))
+      : raw;
     this.offer = { sdp, uplinkMid: this.uplink.mid, slots: this.slots.map((t) => t.mid ?? "") };
   }
 
@@ -170,6 +173,22 @@ class WeriftPeer implements VoicePeer {
     this.pc.close().catch(() => {});
     this.onState("closed");
   }
+}
+
+/**
+ * Drops host candidates for addresses the peer does not listen on. werift falls back to every
+ * interface's address when its interface filter matches none (as with 127.0.0.1, which it never
+ * lists itself), announcing addresses whose packets would go nowhere.
+ */
+export function keepCandidates(sdp: string, addresses: ReadonlySet<string>): string {
+  return sdp
+    .split("\r\n")
+    .filter((line) => {
+      if (!line.startsWith("a=candidate:")) return true;
+      const address = line.split(" ")[4];
+      return address !== undefined && addresses.has(address);
+    })
+    .join("\r\n");
 }
 
 export class WeriftPeerFactory implements VoicePeerFactory {
