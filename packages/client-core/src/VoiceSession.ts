@@ -67,6 +67,7 @@ export class VoiceSession extends Emitter<VoiceEvents> {
   private cancelPoll: (() => void) | undefined;
   private readonly unsubscribe: (() => void)[] = [];
   private started = false;
+  private offers = 0;
 
   constructor(
     private readonly client: ConferenceClient,
@@ -97,16 +98,17 @@ export class VoiceSession extends Emitter<VoiceEvents> {
     this.poll();
   }
 
+  /** Sets whom the voice goes to; before `start()` it only takes effect once voice connects. */
   setTarget(to: Audience): void {
     this.target = to === "all" ? "all" : [...new Set(to)];
-    this.client.send({ type: "voice-target", to: this.target });
+    if (this.status === "connected") this.client.send({ type: "voice-target", to: this.target });
     this.emit("target", this.target);
   }
 
   setMuted(muted: boolean): void {
     this.muted = muted;
     this.engine.setMuted(muted);
-    this.client.send({ type: "voice-mute", muted });
+    if (this.status === "connected") this.client.send({ type: "voice-mute", muted });
     this.emit("muted", muted);
   }
 
@@ -130,9 +132,11 @@ export class VoiceSession extends Emitter<VoiceEvents> {
 
   private onMessage(message: ServerMessage): void {
     if (message.type !== "voice-offer" || !this.started) return;
+    // Only the newest offer counts: an older answer still in flight belongs to a closed connection.
+    const offer = ++this.offers;
     this.engine.answer(message).then(
       (sdp) => {
-        if (!this.started) return;
+        if (!this.started || offer !== this.offers) return;
         this.client.send({ type: "voice-answer", sdp });
         // The server's new peer starts with defaults: re-apply what this member chose.
         if (this.target !== "all") this.client.send({ type: "voice-target", to: this.target });
@@ -140,7 +144,9 @@ export class VoiceSession extends Emitter<VoiceEvents> {
         this.engine.setMuted(this.muted);
         this.setStatus("connected");
       },
-      () => this.setStatus("failed"),
+      () => {
+        if (this.started && offer === this.offers) this.setStatus("failed");
+      },
     );
   }
 

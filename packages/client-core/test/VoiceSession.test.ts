@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import type { ServerMessage } from "@roundtable/protocol";
 import { RoundtableApi } from "../src/api.ts";
 import { ConferenceClient } from "../src/ConferenceClient.ts";
 import type { IceCandidate, MediaEngine, VoiceOffer } from "../src/VoiceSession.ts";
@@ -66,7 +67,7 @@ function setup() {
   return { client, engine, voice, socket, open, sentTypes, tick, sockets, scheduler };
 }
 
-const offer = { type: "voice-offer", sdp: "v=0 offer", uplinkMid: "0", slots: ["1", "2"] } as const;
+const offer: ServerMessage = { type: "voice-offer", sdp: "v=0 offer", uplinkMid: "0", slots: ["1", "2"] };
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 test("joins once the socket is open and answers the server's offer", async () => {
@@ -174,4 +175,44 @@ test("stop leaves voice, closes the engine and cancels the poll", () => {
   assert.equal(sentTypes().at(-1), "voice-leave");
   assert.equal(engine.closed, 1);
   assert.equal(voice.status, "off");
+});
+
+test("an answer to a superseded offer neither answers nor marks voice failed", async () => {
+  const { client, engine, voice, socket, open } = setup();
+  client.connect();
+  open();
+  voice.start();
+  let release: (sdp: string) => void = () => {};
+  const slowFirst = new Promise<string>((resolve) => {
+    release = resolve;
+  });
+  const realAnswer = engine.answer.bind(engine);
+  let calls = 0;
+  engine.answer = (o) => (++calls === 1 ? slowFirst : realAnswer(o));
+  socket().receive(offer);
+  socket().receive({ ...offer, sdp: "v=0 second" } as ServerMessage);
+  await flush();
+  release("stale answer");
+  await flush();
+  const answers = (socket().sent as { type: string; sdp?: string }[]).filter(
+    (m) => m.type === "voice-answer",
+  );
+  assert.deepEqual(
+    answers.map((a) => a.sdp),
+    ["answer-1"],
+  );
+  assert.equal(voice.status, "connected");
+});
+
+test("target and mute chosen before voice connects are applied once it does", async () => {
+  const { client, voice, socket, open, sentTypes } = setup();
+  client.connect();
+  open();
+  voice.setTarget(["b"]);
+  voice.setMuted(true);
+  assert.deepEqual(sentTypes(), []);
+  voice.start();
+  socket().receive(offer);
+  await flush();
+  assert.deepEqual(sentTypes(), ["voice-join", "voice-answer", "voice-target", "voice-mute"]);
 });

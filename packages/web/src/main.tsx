@@ -8,6 +8,7 @@ import "./styles/forms.css";
 import "./styles/room.css";
 import "./styles/table.css";
 import "./styles/chat.css";
+import "./styles/voice.css";
 
 const root = document.getElementById("app");
 if (!root) throw new Error("index.html lacks #app");

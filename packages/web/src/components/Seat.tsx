@@ -15,6 +15,7 @@ export function Seat({
   isSelf,
   selected,
   onToggle,
+  talkingTo,
 }: {
   seat: SeatData;
   /** Undefined in the grid fallback, where the seat flows in the grid instead. */
@@ -22,8 +23,10 @@ export function Seat({
   isSelf: boolean;
   selected: boolean;
   onToggle: (memberId: string) => void;
+  /** On your own seat while your voice goes to chosen members only: their names. */
+  talkingTo?: string | undefined;
 }) {
-  const { member, online, bubble, speaking } = seat;
+  const { member, online, bubble, speaking, voice, whisper } = seat;
   const side: BubbleSide = place?.side ?? "below";
   const style: JSX.CSSProperties | undefined = place
     ? { left: `${place.x}%`, top: `${place.y}%` }
@@ -33,6 +36,10 @@ export function Seat({
   if (selected) classes.push("is-selected");
   // A bubble must paint over the neighbouring seats, which come later in the DOM.
   if (bubble) classes.push("has-bubble");
+  if (voice.connected) classes.push(voice.muted ? "has-voice is-muted" : "has-voice");
+  // Whispering to you: the voice you hear from this member is addressed to a chosen few.
+  const whisperBadge = !isSelf && whisper;
+  const voiceLabel = voice.connected ? (voice.muted ? ", voice muted" : ", voice on") : "";
 
   const body = (
     <>
@@ -45,18 +52,43 @@ export function Seat({
           </span>
         )}
         {/* On the avatar rather than in the label, where a crowded ring would truncate it away. */}
-        {isSelf && (
-          <span class="you-tag seat-you" aria-hidden="true">
-            you
+        {isSelf &&
+          (talkingTo ? (
+            // Your voice goes to chosen members only: the tag says to whom.
+            <span class="you-tag seat-you is-talking-to" data-testid="talking-to" aria-hidden="true">
+              you → {talkingTo}
+            </span>
+          ) : (
+            <span class="you-tag seat-you" aria-hidden="true">
+              you
+            </span>
+          ))}
+        {voice.connected && (
+          <span
+            class={voice.muted ? "seat-voice is-muted" : "seat-voice"}
+            data-testid="seat-voice"
+            data-muted={String(voice.muted)}
+            aria-hidden="true"
+          >
+            <Icon name={voice.muted ? "mic-off" : "mic"} size={11} />
           </span>
         )}
+        {isSelf && <span class="seat-meter" data-testid="seat-meter" aria-hidden="true" />}
       </span>
       <span class="seat-name" aria-hidden="true">
         {member.name}
       </span>
+      {whisperBadge && (
+        <span class="seat-whisper" data-testid="whisper-badge" aria-hidden="true">
+          <Icon name="ear" size={11} />
+          whispers to you
+        </span>
+      )}
       <span class="visually-hidden">
         {isSelf ? " (you)" : ""}, {online ? "online" : "offline"}
-        {speaking ? ", speaking" : ""}
+        {voiceLabel}
+        {speaking ? (whisper ? ", whispering to you" : ", speaking") : ""}
+        {isSelf && talkingTo ? `, your voice goes to ${talkingTo}` : ""}
       </span>
     </>
   );
@@ -70,6 +102,7 @@ export function Seat({
       data-seat={member.seat}
       data-online={String(online)}
       data-speaking={String(speaking)}
+      data-whisper={String(whisperBadge)}
       data-selected={String(selected)}
     >
       {isSelf ? (

@@ -14,12 +14,15 @@ export function Table({
   selfId,
   selected,
   onToggle,
+  talkingTo,
 }: {
   title: string;
   seats: SeatData[];
   selfId: string | undefined;
   selected: ReadonlySet<string>;
   onToggle: (memberId: string) => void;
+  /** Shown on your own seat while your voice goes to chosen members only. */
+  talkingTo?: string | undefined;
 }) {
   const selfIndex = Math.max(
     0,
@@ -50,6 +53,7 @@ export function Table({
             isSelf={seat.member.id === selfId}
             selected={selected.has(seat.member.id)}
             onToggle={onToggle}
+            talkingTo={seat.member.id === selfId ? talkingTo : undefined}
           />
         ))}
       </ul>

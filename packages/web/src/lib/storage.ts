@@ -28,3 +28,7 @@ export const storeMemberToken = (conferenceId: string, token: string) =>
   write(memberKey(conferenceId), token);
 export const storedHostToken = (conferenceId: string) => read(hostKey(conferenceId));
 export const storeHostToken = (conferenceId: string, token: string) => write(hostKey(conferenceId), token);
+
+/** Small per-browser preferences (voice device, spatial audio, ...), kept across conferences. */
+export const readSetting = (key: string) => read(key);
+export const writeSetting = (key: string, value: string) => write(key, value);

@@ -8,10 +8,14 @@ import { BrandMark, PageShell } from "../components/PageShell.tsx";
 import { StatusBanner } from "../components/StatusBanner.tsx";
 import { Table } from "../components/Table.tsx";
 import { TargetPicker } from "../components/TargetPicker.tsx";
+import { VoiceBar } from "../components/VoiceBar.tsx";
 import { useConferenceClient } from "../hooks/useConferenceClient.ts";
 import { useDocumentTitle } from "../hooks/useDocumentTitle.ts";
 import { useRoom } from "../hooks/useRoom.ts";
 import { useRoomControls } from "../hooks/useRoomControls.ts";
+import { useVoiceKeys } from "../hooks/useVoiceKeys.ts";
+import { useVoiceLevels } from "../hooks/useVoiceLevels.ts";
+import { listNames } from "../lib/format.ts";
 import { joinPath } from "../lib/route.ts";
 import { storedMemberToken, storeMemberToken } from "../lib/storage.ts";
 
@@ -33,6 +37,8 @@ function memberTokenFor(conferenceId: string): string | undefined {
   return storedMemberToken(conferenceId);
 }
 
+const NO_SELECTION: ReadonlySet<string> = new Set();
+
 export function RoomPage({ conferenceId }: { conferenceId: string }) {
   const [token] = useState(() => memberTokenFor(conferenceId));
   const { client, status } = useConferenceClient(conferenceId, token);
@@ -40,15 +46,13 @@ export function RoomPage({ conferenceId }: { conferenceId: string }) {
   const view = useRoom(client?.room);
   useDocumentTitle(view.title);
 
-  const [selected, setSelected] = useState<ReadonlySet<string>>(() => new Set());
-  const toggle = useCallback((memberId: string) => {
-    setSelected((current) => {
-      const next = new Set(current);
-      if (!next.delete(memberId)) next.add(memberId);
-      return next;
-    });
-  }, []);
-  const clear = useCallback(() => setSelected(new Set()), []);
+  useVoiceKeys(controls);
+  useVoiceLevels(controls, client?.room);
+
+  // The picked recipients live in the controls: while voice follows them, they are its target too.
+  const selected = controls?.selection ?? NO_SELECTION;
+  const toggle = useCallback((memberId: string) => controls?.toggleRecipient(memberId), [controls]);
+  const clear = useCallback(() => controls?.clearRecipients(), [controls]);
 
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
@@ -97,6 +101,14 @@ export function RoomPage({ conferenceId }: { conferenceId: string }) {
   const recipients = recipientIds.map((id) => members.get(id)?.name ?? "someone");
   const self = view.selfId ? members.get(view.selfId) : undefined;
 
+  const nameOf = (id: string) => members.get(id)?.name ?? "someone";
+  const voiceOn = controls !== undefined && controls.voiceStatus !== "off";
+  const voiceTarget = controls?.effectiveTarget ?? "all";
+  const talkingTo =
+    voiceOn && voiceTarget !== "all" && controls?.mic?.kind === "live" && !controls.effectiveMuted
+      ? listNames(voiceTarget.map(nameOf))
+      : undefined;
+
   const send = (text: string) => {
     if (!controls) return Promise.reject(new Error("not connected yet"));
     return controls.sendText(recipientIds.length > 0 ? recipientIds : "all", text);
@@ -128,8 +140,10 @@ export function RoomPage({ conferenceId }: { conferenceId: string }) {
           selfId={view.selfId}
           selected={selected}
           onToggle={toggle}
+          talkingTo={talkingTo}
         />
       </section>
+      {controls && <VoiceBar controls={controls} nameOf={nameOf} />}
       <Composer recipients={recipients} onSend={send} onClearTargets={clear}>
         {others.length > 0 && (
           <TargetPicker members={others} selected={selected} onToggle={toggle} onEveryone={clear} />
