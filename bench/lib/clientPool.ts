@@ -1,16 +1,11 @@
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
+import { startTsWorker } from "./tsWorker.ts";
 import type { BuiltReport, ConnectedReport, FromWorker, StatusReport, ToWorker } from "./workerMessages.ts";
 
 type Reply<T extends FromWorker["type"]> = Extract<FromWorker, { type: T }>;
 
-/**
- * Worker threads are started through a tiny bootstrap that registers tsx first: in Node 20 a
- * worker does not get the parent's `--import tsx` hooks in time to load a `.ts` entry itself.
- */
 function startWorker(entry: URL, index: number): Worker {
-  const tsx = import.meta.resolve("tsx/esm/api");
-  const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`;
-  return new Worker(code, { eval: true, workerData: { index } });
+  return startTsWorker(entry, { index });
 }
 
 /** One worker: its replies are queued by type, so a reply sent before it is awaited is not lost. */

@@ -5,20 +5,28 @@ import { parseArgs } from "node:util";
 import { ConferenceClient, RoundtableApi } from "@roundtable/client-core";
 import type { Audience } from "@roundtable/protocol";
 import WebSocket from "ws";
+import { readVoiceWav, type WavInfo } from "./audio/wav.ts";
 import { parseConferenceLink } from "./links.ts";
+import { VoiceCli } from "./voiceCli.ts";
 
-const USAGE = `Roundtable bot: joins a conference from Node, shows what happens, and can write.
+const USAGE = `Roundtable bot: joins a conference from Node, shows what happens, writes, speaks and listens.
 
   npm run bot -- --invite <invite link> --name <name> [--avatar <picture>] [--say <text>] [--to <id,id>]
-  npm run bot -- --room <room link with token> [--say <text>]
+                 [--play <wav>] [--record <out.wav>] [--voice] [--duration <seconds>] [--exit]
+  npm run bot -- --room <room link with token> [same options]
 
-  --invite   the invite link (…/c/<id>/join): registers a new member
-  --room     a room link (…/c/<id>?token=…): joins as that member
-  --name     display name when registering
-  --avatar   PNG, JPEG, WebP or GIF file (a generated avatar when omitted)
-  --say      text to send once in the room (repeatable)
-  --to       comma-separated member ids for --say (everyone when omitted)
-  --exit     leave after the texts are sent instead of staying connected`;
+  --invite    the invite link (…/c/<id>/join): registers a new member
+  --room      a room link (…/c/<id>?token=…): joins as that member
+  --name      display name when registering
+  --avatar    PNG, JPEG, WebP or GIF file (a generated avatar when omitted)
+  --say       text to send once in the room (repeatable)
+  --to        comma-separated member ids for --say and for the voice (everyone when omitted)
+  --play      WAV file to speak, in real time (any PCM WAV; converted to 48 kHz mono)
+  --record    write what the bot hears (all voices mixed, time-aligned) to this WAV file on leaving
+  --voice     join voice even without --play or --record (prints slots and who speaks)
+  --duration  leave after this many seconds in voice
+  --bind      bind the voice connection to this IPv4 address only (e.g. 127.0.0.1)
+  --exit      leave once the texts are sent and the WAV has played, instead of staying until Ctrl-C`;
 
 const { values } = parseArgs({
   options: {
@@ -28,6 +36,11 @@ const { values } = parseArgs({
     avatar: { type: "string" },
     say: { type: "string", multiple: true },
     to: { type: "string" },
+    play: { type: "string" },
+    record: { type: "string" },
+    voice: { type: "boolean", default: false },
+    duration: { type: "string" },
+    bind: { type: "string" },
     exit: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -36,6 +49,21 @@ const { values } = parseArgs({
 if (values.help || (!values.invite && !values.room)) {
   console.log(USAGE);
   process.exit(values.help ? 0 : 2);
+}
+
+const duration = values.duration === undefined ? undefined : Number(values.duration);
+if (duration !== undefined && !(duration > 0)) {
+  console.error(`--duration must be a positive number of seconds, got "${values.duration}"`);
+  process.exit(2);
+}
+let wav: { path: string; info: WavInfo; pcm: Int16Array } | undefined;
+if (values.play) {
+  try {
+    wav = { path: values.play, ...(await readVoiceWav(values.play)) };
+  } catch (error) {
+    console.error(`cannot play ${values.play}: ${(error as Error).message}`);
+    process.exit(2);
+  }
 }
 
 const link = parseConferenceLink((values.room ?? values.invite) as string);
@@ -84,5 +112,48 @@ const opened = new Promise<void>((resolve) => {
 client.connect();
 await opened;
 for (const text of values.say ?? []) await client.sendText(to, text);
-if (values.exit) client.close();
-else process.once("SIGINT", () => client.close());
+
+if (!wav && !values.record && !values.voice) {
+  if (values.exit) client.close();
+  else process.once("SIGINT", () => client.close());
+} else {
+  const voice = new VoiceCli(client, {
+    play: wav,
+    record: values.record,
+    to,
+    bind: values.bind,
+    connectTimeoutMs: 20_000,
+    log: (line) => console.log(line),
+  });
+  let timer: NodeJS.Timeout | undefined;
+  let leaving: Promise<void> | undefined;
+  const leave = (why: string, code = 0) => {
+    leaving ??= (async () => {
+      console.log(`leaving: ${why}`);
+      clearTimeout(timer);
+      await voice.finish();
+      client.close();
+      process.exitCode = code;
+      // werift may keep a socket or timer a moment after closing; do not let that hold the process.
+      setTimeout(() => process.exit(), 3000).unref();
+    })();
+    return leaving;
+  };
+  process.on("SIGINT", () => {
+    if (leaving) process.exit(130);
+    void leave("Ctrl-C");
+  });
+  try {
+    await voice.start();
+  } catch (error) {
+    console.error((error as Error).message);
+    await leave("voice failed", 1);
+  }
+  if (!leaving) {
+    if (duration !== undefined)
+      timer = setTimeout(() => void leave(`${duration} s elapsed`), duration * 1000);
+    await voice.play();
+    if (values.exit) await leave("done");
+    else if (duration === undefined) console.log("in voice; Ctrl-C to leave");
+  }
+}

@@ -83,6 +83,10 @@ class WeriftPeer implements VoicePeer {
       else if (state === "failed") this.onState("failed");
       else if (state === "closed") this.onState("closed");
     });
+    // werift falls back to stun.l.google.com when no STUN server is configured, even with
+    // `iceServers: []`, and gathering waits for it (5 s without DNS): only query STUN when asked to.
+    if (!this.rtc.iceServers.some((s) => s.urls.startsWith("stun:")))
+      for (const transport of this.pc.iceTransports) transport.connection.stunServer = undefined;
     const offer = await this.pc.createOffer();
     // werift resolves this after ICE gathering: the SDP carries every host candidate, no trickling.
     await this.pc.setLocalDescription(offer);
