@@ -1,4 +1,5 @@
 import type { Clock } from "../conference/ports.ts";
+import { TokenBucket } from "../limits/TokenBucket.ts";
 import { DEFAULT_SLOT_POLICY, ListenerSlots, type SlotChange, type SlotPolicy } from "./ListenerSlots.ts";
 import type { InboundPacket, VoicePeer } from "./ports.ts";
 import { listenersOf, mayHear, type VoiceTarget } from "./routing.ts";
@@ -15,12 +16,17 @@ interface Participant {
   slots: ListenerSlots;
   streams: SlotStream[];
   notify: (notice: SlotNotice) => void;
-  /** Packets taken from this member's microphone, for the flood guard. */
-  budget: { windowStart: number; packets: number };
+  /** The flood guard: a microphone's packets beyond a voice stream's rate are dropped. */
+  budget: TokenBucket;
 }
 
-/** At most this many packets per second are forwarded from one microphone: 20 ms Opus is 50. */
-const MAX_PACKETS_PER_SECOND = 120;
+/**
+ * Forwarded from one microphone: 60 packets per second on average (20 ms Opus is 50), with a burst
+ * of 3 s worth so a sender catching up after a stall, or packets queued while the server paused,
+ * still pass.
+ */
+const PACKETS_PER_SECOND = 60;
+const PACKET_BURST = 150;
 
 /**
  * Voice in one conference: who is connected, whom each speaks to, and which slot of each listener
@@ -54,7 +60,7 @@ export class VoiceRoom {
       slots: new ListenerSlots(this.policy),
       streams: Array.from({ length: this.policy.slots }, () => new SlotStream()),
       notify,
-      budget: { windowStart: 0, packets: 0 },
+      budget: new TokenBucket(PACKET_BURST, PACKETS_PER_SECOND, this.clock),
     };
     this.participants.set(memberId, participant);
     this.connected.add(memberId);
@@ -123,7 +129,7 @@ export class VoiceRoom {
   private forward(speaker: Participant, packet: InboundPacket): void {
     if (speaker.muted) return;
     const now = this.clock.now();
-    if (!this.withinBudget(speaker, now)) {
+    if (!speaker.budget.take()) {
       this.dropped++;
       return;
     }
@@ -152,16 +158,6 @@ export class VoiceRoom {
       });
       this.forwarded++;
     }
-  }
-
-  /** A microphone sending far more than a voice stream is cut back, not forwarded. */
-  private withinBudget(speaker: Participant, now: number): boolean {
-    const budget = speaker.budget;
-    if (now - budget.windowStart >= 1000) {
-      budget.windowStart = now;
-      budget.packets = 0;
-    }
-    return ++budget.packets <= MAX_PACKETS_PER_SECOND;
   }
 
   private release(listener: Participant, speakerId: string): void {
