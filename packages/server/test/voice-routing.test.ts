@@ -66,17 +66,17 @@ describe("slot streams", () => {
 
 describe("listener slots", () => {
   const policy: SlotPolicy = { slots: 2, hysteresisDb: 6, minHoldMs: 1000, idleMs: 500 };
+  /** Slots whose changes are recorded. */
   const record = () => {
     const changes: SlotChange[] = [];
-    return { changes, on: (c: SlotChange) => changes.push(c) };
+    return { changes, slots: new ListenerSlots(policy, (c) => changes.push(c)) };
   };
 
   test("speakers take free slots and keep them", () => {
-    const slots = new ListenerSlots(policy);
-    const { changes, on } = record();
-    assert.equal(slots.admit("a", 30, 0, on), 0);
-    assert.equal(slots.admit("b", 30, 0, on), 1);
-    assert.equal(slots.admit("a", 30, 20, on), 0);
+    const { changes, slots } = record();
+    assert.equal(slots.admit("a", 30, 0), 0);
+    assert.equal(slots.admit("b", 30, 0), 1);
+    assert.equal(slots.admit("a", 30, 20), 0);
     assert.deepEqual(changes, [
       { slot: 0, speakerId: "a" },
       { slot: 1, speakerId: "b" },
@@ -84,45 +84,41 @@ describe("listener slots", () => {
   });
 
   test("with every slot taken, a much louder speaker replaces the quietest after its hold", () => {
-    const slots = new ListenerSlots(policy);
-    const { changes, on } = record();
-    slots.admit("a", 20, 0, on); // loud
-    slots.admit("b", 90, 0, on); // quiet
-    assert.equal(slots.admit("c", 10, 400, on), undefined, "held slots are not taken before minHoldMs");
+    const { changes, slots } = record();
+    slots.admit("a", 20, 0); // loud
+    slots.admit("b", 90, 0); // quiet
+    assert.equal(slots.admit("c", 10, 400), undefined, "held slots are not taken before minHoldMs");
     for (let t = 1000; t < 1100; t += 20) {
-      slots.admit("a", 20, t, on);
-      slots.admit("b", 90, t, on);
+      slots.admit("a", 20, t);
+      slots.admit("b", 90, t);
     }
-    assert.equal(slots.admit("c", 10, 1100, on), 1);
+    assert.equal(slots.admit("c", 10, 1100), 1);
     assert.equal(slots.speakerIn(1), "c");
     assert.deepEqual(changes.at(-1), { slot: 1, speakerId: "c" });
   });
 
   test("hysteresis: a newcomer only slightly louder does not take a slot", () => {
-    const slots = new ListenerSlots(policy);
-    const { on } = record();
+    const { slots } = record();
     for (let t = 0; t <= 1200; t += 20) {
-      slots.admit("a", 40, t, on);
-      slots.admit("b", 40, t, on);
+      slots.admit("a", 40, t);
+      slots.admit("b", 40, t);
     }
-    assert.equal(slots.admit("c", 37, 1220, on), undefined);
+    assert.equal(slots.admit("c", 37, 1220), undefined);
   });
 
   test("a silent (idle) occupant's slot goes to the next speaker", () => {
-    const slots = new ListenerSlots(policy);
-    const { on } = record();
-    slots.admit("a", 30, 0, on);
-    slots.admit("b", 30, 0, on);
-    slots.admit("a", 30, 600, on);
-    assert.equal(slots.admit("c", 100, 600, on), 1, "b sent nothing for 600 ms");
+    const { slots } = record();
+    slots.admit("a", 30, 0);
+    slots.admit("b", 30, 0);
+    slots.admit("a", 30, 600);
+    assert.equal(slots.admit("c", 100, 600), 1, "b sent nothing for 600 ms");
   });
 
   test("release frees the slot and says so", () => {
-    const slots = new ListenerSlots(policy);
-    const { changes, on } = record();
-    slots.admit("a", 30, 0, on);
-    slots.release("a", on);
-    slots.release("a", on);
+    const { changes, slots } = record();
+    slots.admit("a", 30, 0);
+    slots.release("a");
+    slots.release("a");
     assert.deepEqual(changes, [
       { slot: 0, speakerId: "a" },
       { slot: 0, speakerId: undefined },

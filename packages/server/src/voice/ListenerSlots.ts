@@ -29,25 +29,25 @@ export class ListenerSlots {
   private readonly occupants: (Occupant | undefined)[];
   private readonly loudness = new Map<string, number>();
 
-  constructor(private readonly policy: SlotPolicy = DEFAULT_SLOT_POLICY) {
+  /** `onChange` hears of every reassignment: given once, since `admit` runs for every packet. */
+  constructor(
+    private readonly policy: SlotPolicy = DEFAULT_SLOT_POLICY,
+    private readonly onChange: (change: SlotChange) => void = () => {},
+  ) {
     this.occupants = new Array(policy.slots).fill(undefined);
   }
 
   /**
    * Records a packet of `speakerId` at `level` and says which slot carries it, or undefined when
-   * louder speakers hold every slot. `onChange` hears of any reassignment this causes.
+   * louder speakers hold every slot.
    */
-  admit(
-    speakerId: string,
-    level: number,
-    now: number,
-    onChange: (change: SlotChange) => void,
-  ): number | undefined {
+  admit(speakerId: string, level: number, now: number): number | undefined {
     const loudness = this.smooth(speakerId, level);
-    const held = this.occupants.findIndex((o) => o?.speakerId === speakerId);
-    if (held >= 0) {
-      (this.occupants[held] as Occupant).lastPacketAt = now;
-      return held;
+    for (let i = 0; i < this.occupants.length; i++) {
+      const occupant = this.occupants[i];
+      if (occupant?.speakerId !== speakerId) continue;
+      occupant.lastPacketAt = now;
+      return i;
     }
     let target = this.occupants.findIndex(
       (o) => o === undefined || now - o.lastPacketAt >= this.policy.idleMs,
@@ -67,17 +67,17 @@ export class ListenerSlots {
       target = quietest;
     }
     this.occupants[target] = { speakerId, since: now, lastPacketAt: now };
-    onChange({ slot: target, speakerId });
+    this.onChange({ slot: target, speakerId });
     return target;
   }
 
   /** Frees the slot of a speaker who stopped, left, or may no longer be heard by this listener. */
-  release(speakerId: string, onChange: (change: SlotChange) => void): void {
+  release(speakerId: string): void {
     this.loudness.delete(speakerId);
     const held = this.occupants.findIndex((o) => o?.speakerId === speakerId);
     if (held < 0) return;
     this.occupants[held] = undefined;
-    onChange({ slot: held, speakerId: undefined });
+    this.onChange({ slot: held, speakerId: undefined });
   }
 
   speakerIn(slot: number): string | undefined {

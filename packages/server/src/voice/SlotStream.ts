@@ -24,8 +24,12 @@ export class SlotStream {
     this.lastSeq = (initialSeq - 1) & 0xffff;
   }
 
-  /** Rewrites one packet's sequence number and timestamp; `now` in milliseconds. */
-  rewrite(sourceId: string, seq: number, timestamp: number, now: number): { seq: number; timestamp: number } {
+  /** The last rewrite's results (fields, not a returned object: this runs once per packet per listener). */
+  seq = 0;
+  timestamp = 0;
+
+  /** Rewrites one packet's sequence number and timestamp into `seq` and `timestamp`; `now` in milliseconds. */
+  write(sourceId: string, seq: number, timestamp: number, now: number): void {
     if (sourceId !== this.source) {
       const elapsedTicks = this.sentAny
         ? Math.max(FRAME_TICKS, Math.round((now - this.lastSentAt) * TICKS_PER_MS))
@@ -45,7 +49,14 @@ export class SlotStream {
       this.lastSentAt = now;
       this.sentAny = true;
     }
-    return { seq: outSeq, timestamp: outTs };
+    this.seq = outSeq;
+    this.timestamp = outTs;
+  }
+
+  /** `write`, returning the results: for tests and callers off the hot path. */
+  rewrite(sourceId: string, seq: number, timestamp: number, now: number): { seq: number; timestamp: number } {
+    this.write(sourceId, seq, timestamp, now);
+    return { seq: this.seq, timestamp: this.timestamp };
   }
 
   /**

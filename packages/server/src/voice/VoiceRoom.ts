@@ -1,7 +1,7 @@
 import type { Clock } from "../conference/ports.ts";
 import { TokenBucket } from "../limits/TokenBucket.ts";
 import { DEFAULT_SLOT_POLICY, ListenerSlots, type SlotChange, type SlotPolicy } from "./ListenerSlots.ts";
-import type { InboundPacket, VoicePeer } from "./ports.ts";
+import type { InboundPacket, OutboundPacket, VoicePeer } from "./ports.ts";
 import { listenersOf, mayHear, type VoiceTarget } from "./routing.ts";
 import { SlotStream } from "./SlotStream.ts";
 
@@ -18,6 +18,8 @@ interface Participant {
   notify: (notice: SlotNotice) => void;
   /** The flood guard: a microphone's packets beyond a voice stream's rate are dropped. */
   budget: TokenBucket;
+  /** Who hears this member now; recomputed when the target or the room changes, not per packet. */
+  audience: Participant[];
 }
 
 /**
@@ -52,18 +54,21 @@ export class VoiceRoom {
   join(memberId: string, peer: VoicePeer, notify: (notice: SlotNotice) => void): void {
     const previous = this.participants.get(memberId);
     if (previous) this.leave(memberId);
+    const streams = Array.from({ length: this.policy.slots }, () => new SlotStream());
     const participant: Participant = {
       memberId,
       peer,
       target: previous?.target ?? "all",
       muted: previous?.muted ?? false,
-      slots: new ListenerSlots(this.policy),
-      streams: Array.from({ length: this.policy.slots }, () => new SlotStream()),
+      slots: new ListenerSlots(this.policy, (change) => this.announce(participant, change)),
+      streams,
       notify,
       budget: new TokenBucket(PACKET_BURST, PACKETS_PER_SECOND, this.clock),
+      audience: [],
     };
     this.participants.set(memberId, participant);
     this.connected.add(memberId);
+    this.recomputeAudiences();
     peer.onPacket = (packet) => this.forward(participant, packet);
   }
 
@@ -75,7 +80,8 @@ export class VoiceRoom {
     this.connected.delete(memberId);
     participant.peer.onPacket = () => {};
     participant.peer.close();
-    for (const listener of this.participants.values()) this.release(listener, memberId);
+    this.recomputeAudiences();
+    for (const listener of this.participants.values()) listener.slots.release(memberId);
   }
 
   memberIds(): string[] {
@@ -102,12 +108,13 @@ export class VoiceRoom {
     const speaker = this.participants.get(memberId);
     if (!speaker) return;
     speaker.target = target;
+    speaker.audience = this.audienceOf(speaker);
     for (const listener of this.participants.values()) {
       const slot = slotOf(listener, memberId);
       if (slot === undefined) continue;
       if (mayHear(memberId, target, listener.memberId))
         listener.notify({ slot, memberId, whisper: target !== "all" });
-      else this.release(listener, memberId);
+      else listener.slots.release(memberId);
     }
   }
 
@@ -115,7 +122,7 @@ export class VoiceRoom {
     const speaker = this.participants.get(memberId);
     if (!speaker) return;
     speaker.muted = muted;
-    if (muted) for (const listener of this.participants.values()) this.release(listener, memberId);
+    if (muted) for (const listener of this.participants.values()) listener.slots.release(memberId);
   }
 
   isMuted(memberId: string): boolean {
@@ -126,6 +133,17 @@ export class VoiceRoom {
     for (const id of [...this.participants.keys()]) this.leave(id);
   }
 
+  /** One object reused for every send of every packet: the peer copies what it keeps. */
+  private readonly outbound: OutboundPacket = {
+    sequenceNumber: 0,
+    timestamp: 0,
+    marker: false,
+    payload: Buffer.alloc(0),
+    level: 127,
+    voiced: undefined,
+  };
+
+  /** The hot path: runs for every packet of every speaker, once per listener. */
   private forward(speaker: Participant, packet: InboundPacket): void {
     if (speaker.muted) return;
     const now = this.clock.now();
@@ -133,43 +151,44 @@ export class VoiceRoom {
       this.dropped++;
       return;
     }
-    const whisper = speaker.target !== "all";
-    for (const listenerId of listenersOf(speaker.memberId, speaker.target, this.connected)) {
-      const listener = this.participants.get(listenerId);
-      if (!listener) continue;
-      const slot = listener.slots.admit(speaker.memberId, packet.level, now, (change) =>
-        this.announce(listener, change, whisper),
-      );
+    const out = this.outbound;
+    out.marker = packet.marker;
+    out.payload = packet.payload;
+    out.level = packet.level;
+    out.voiced = packet.voiced;
+    for (const listener of speaker.audience) {
+      const slot = listener.slots.admit(speaker.memberId, packet.level, now);
       if (slot === undefined) continue;
       const stream = listener.streams[slot] as SlotStream;
-      const { seq, timestamp } = stream.rewrite(
-        speaker.memberId,
-        packet.sequenceNumber,
-        packet.timestamp,
-        now,
-      );
-      listener.peer.send(slot, {
-        sequenceNumber: seq,
-        timestamp,
-        marker: packet.marker,
-        payload: packet.payload,
-        level: packet.level,
-        voiced: packet.voiced,
-      });
+      stream.write(speaker.memberId, packet.sequenceNumber, packet.timestamp, now);
+      out.sequenceNumber = stream.seq;
+      out.timestamp = stream.timestamp;
+      listener.peer.send(slot, out);
       this.forwarded++;
     }
   }
 
-  private release(listener: Participant, speakerId: string): void {
-    listener.slots.release(speakerId, (change) => this.announce(listener, change, false));
+  private recomputeAudiences(): void {
+    for (const participant of this.participants.values()) participant.audience = this.audienceOf(participant);
   }
 
-  private announce(listener: Participant, change: SlotChange, whisper: boolean): void {
+  private audienceOf(speaker: Participant): Participant[] {
+    const out: Participant[] = [];
+    for (const id of listenersOf(speaker.memberId, speaker.target, this.connected)) {
+      const listener = this.participants.get(id);
+      if (listener) out.push(listener);
+    }
+    return out;
+  }
+
+  /** A listener's slot changed hands: the stream starts a new run, the listener is told. */
+  private announce(listener: Participant, change: SlotChange): void {
     listener.streams[change.slot]?.endRun();
+    const speaker = change.speakerId === undefined ? undefined : this.participants.get(change.speakerId);
     listener.notify({
       slot: change.slot,
       memberId: change.speakerId ?? null,
-      whisper: change.speakerId !== undefined && whisper,
+      whisper: speaker !== undefined && speaker.target !== "all",
     });
   }
 }

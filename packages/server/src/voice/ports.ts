@@ -42,7 +42,10 @@ export interface VoicePeer {
     sdpMid?: string | null;
     sdpMLineIndex?: number | null;
   }): Promise<void>;
-  /** Sends a packet on slot `slot`. Never throws: a broken peer only hurts itself. */
+  /**
+   * Sends a packet on slot `slot`. Never throws: a broken peer only hurts itself. The packet object
+   * is reused for the next send once this returns: copy what must outlive the call.
+   */
   send(slot: number, packet: OutboundPacket): void;
   onPacket: (packet: InboundPacket) => void;
   onState: (state: PeerState) => void;

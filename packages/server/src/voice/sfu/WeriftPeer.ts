@@ -17,10 +17,12 @@ import type {
   VoicePeer,
   VoicePeerFactory,
 } from "../ports.ts";
+import { DirectSlotSender } from "./DirectSlotSender.ts";
 
-/** The only file that imports werift: everything else sees the VoicePeer port. */
+/** With DirectSlotSender, the only files that import werift: everything else sees the VoicePeer port. */
 
 const AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+const MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid";
 
 export interface RtcConfig {
   /** STUN/TURN servers; none by default (werift's default is a public host this may not reach). */
@@ -67,6 +69,8 @@ class WeriftPeer implements VoicePeer {
   private readonly slots: RTCRtpTransceiver[] = [];
   private uplinkLevelId: number | undefined;
   private readonly slotLevelIds: (number | undefined)[] = [];
+  /** Fast senders per slot, once the answer fixed the extension ids; undefined: use sendRtp. */
+  private direct: (DirectSlotSender | undefined)[] = [];
   private closed = false;
 
   constructor(private readonly rtc: RtcConfig) {
@@ -101,8 +105,16 @@ class WeriftPeer implements VoicePeer {
   async acceptAnswer(sdp: string): Promise<void> {
     await this.pc.setRemoteDescription({ type: "answer", sdp });
     this.uplinkLevelId = this.uplink.headerExtensions.find((e) => e.uri === AUDIO_LEVEL_URI)?.id;
-    for (const [i, t] of this.slots.entries())
-      this.slotLevelIds[i] = t.headerExtensions.find((e) => e.uri === AUDIO_LEVEL_URI)?.id;
+    for (const [i, t] of this.slots.entries()) {
+      const levelId = t.headerExtensions.find((e) => e.uri === AUDIO_LEVEL_URI)?.id;
+      const midId = t.headerExtensions.find((e) => e.uri === MID_URI)?.id;
+      this.slotLevelIds[i] = levelId;
+      this.direct[i] = new DirectSlotSender(
+        t,
+        midId !== undefined && t.mid ? { id: midId, payload: Buffer.from(t.mid) } : undefined,
+        levelId,
+      );
+    }
   }
 
   async addCandidate(candidate: {
@@ -152,6 +164,9 @@ class WeriftPeer implements VoicePeer {
   send(slot: number, packet: OutboundPacket): void {
     const transceiver = this.slots[slot];
     if (!transceiver || this.closed) return;
+    const direct = this.direct[slot];
+    if (direct?.send(packet)) return;
+    this.direct[slot] = undefined;
     const levelId = this.slotLevelIds[slot];
     const extensions =
       levelId === undefined
