@@ -19,6 +19,7 @@ import { parseArgs } from "node:util";
 import { RoundtableApi } from "@roundtable/client-core";
 import { chromium, type Page } from "playwright-core";
 import { encodeWav } from "../packages/bot/src/audio/wav.ts";
+import { CHROMIUM_VOICE_ARGS } from "../test/e2e/chromium.ts";
 import { LATENCY_PAGE, ONSET_WORKLET } from "./lib/latencyPage.ts";
 import { freePort, ServerProcess } from "./lib/serverProcess.ts";
 import { round, summarize } from "./lib/stats.ts";
@@ -82,16 +83,7 @@ async function main(): Promise<void> {
   const browser = await chromium.launch({
     executablePath: flags.chromium,
     args: [
-      "--headless=new",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--autoplay-policy=no-user-gesture-required",
-      "--disable-features=WebRtcHideLocalIpsWithMdns",
+      ...CHROMIUM_VOICE_ARGS,
       "--use-fake-ui-for-media-stream",
       "--use-fake-device-for-media-stream",
       `--use-file-for-fake-audio-capture=${wav}`,

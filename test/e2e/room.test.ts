@@ -14,22 +14,11 @@ import type { ConferenceSummary } from "@roundtable/protocol";
 import { type Browser, chromium, type Locator, type Page } from "playwright-core";
 import sharp from "sharp";
 import { startTestServer, type TestServer } from "../../packages/server/test/harness.ts";
+import { CHROMIUM_PATH as CHROMIUM, CHROMIUM_ARGS } from "./chromium.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const WEB_DIR = join(ROOT, "packages/web/dist");
 const SCREENSHOT = join(ROOT, "docs/screenshot-room.png");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-
-const CHROMIUM_ARGS = [
-  "--headless=new",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 /** Everything a page reported that a healthy page never should: console errors, uncaught exceptions, CSP blocks. */
 const problems: string[] = [];
@@ -134,7 +123,7 @@ describe("Roundtable in Chromium", { timeout: 180_000 }, () => {
       );
     tempDir = await mkdtemp(join(tmpdir(), "roundtable-e2e-"));
     server = await startTestServer({ WEB_DIR });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS] });
   });
 
   after(async () => {

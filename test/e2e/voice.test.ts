@@ -16,6 +16,7 @@ import { after, before, describe, it } from "node:test";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { startTestServer, type TestServer } from "../../packages/server/test/harness.ts";
 import type { VoiceSlotStats } from "../../packages/web/src/room/RoomControls.ts";
+import { CHROMIUM_PATH as CHROMIUM, CHROMIUM_VOICE_ARGS } from "./chromium.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const WEB_DIR = join(ROOT, "packages/web/dist");
@@ -23,31 +24,20 @@ const FIXTURES = resolve(ROOT, "../shared/fixtures");
 const SPEECH = join(FIXTURES, "speech.wav");
 const SILENCE = join(FIXTURES, "silence.wav");
 const SCREENSHOT = join(ROOT, "docs/screenshot-voice.png");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-
-const BASE_ARGS = [
-  "--headless=new",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--autoplay-policy=no-user-gesture-required",
-  // No mDNS host candidates: the only traffic is on this machine.
-  "--disable-features=WebRtcHideLocalIpsWithMdns",
-];
 
 /** A browser whose one fake microphone plays `wav` (looping), granted without a prompt. */
 const micArgs = (wav: string) => [
-  ...BASE_ARGS,
+  ...CHROMIUM_VOICE_ARGS,
   "--use-fake-ui-for-media-stream",
   "--use-fake-device-for-media-stream",
   `--use-file-for-fake-audio-capture=${wav}`,
 ];
 /** A browser with a (fake) microphone that the person refuses to share. */
-const DENIED_ARGS = [...BASE_ARGS, "--use-fake-device-for-media-stream", "--deny-permission-prompts"];
+const DENIED_ARGS = [
+  ...CHROMIUM_VOICE_ARGS,
+  "--use-fake-device-for-media-stream",
+  "--deny-permission-prompts",
+];
 
 /** Packets of 20 ms: 50 are one second of voice. */
 const SECOND = 50;
