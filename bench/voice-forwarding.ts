@@ -14,10 +14,8 @@
  * - bandwidth per listener (RTP bytes, and an estimate of bytes on the wire with SRTP/UDP/IP).
  * Aim (from the brief): under 15 us per forwarded packet.
  *
- *   npm run bench:voice -- [--listeners 50,200,500] [--window 10] [--workers 2] [--cpu-prof] [--fast-send]
+ *   npm run bench:voice -- [--listeners 50,200,500] [--window 10] [--workers 2] [--cpu-prof]
  *
- * `--fast-send` runs an experimental server whose peers skip werift's generic send path (see
- * bench/lib/fastSendServer.ts), to measure what that would save.
  *
  * The server runs as a child process with a temporary DATA_DIR; bots are spread over worker
  * threads of this process (one thread holds only the speaker). Results: JSON on stdout (and in
@@ -58,8 +56,6 @@ const { values: flags } = parseArgs({
     slots: { type: "string", default: "4" },
     wav: { type: "string", default: resolve(root, "../shared/fixtures/speech.wav") },
     "cpu-prof": { type: "boolean", default: false },
-    /** Experiment: the server with a shorter send path (bench/lib/fastSendServer.ts). */
-    "fast-send": { type: "boolean", default: false },
     out: { type: "string" },
   },
 });
@@ -79,13 +75,8 @@ const joinConcurrency = positiveInt("join-concurrency", flags["join-concurrency"
 const joinTimeoutMs = positiveInt("join-timeout", flags["join-timeout"]);
 const slots = positiveInt("slots", flags.slots);
 const wav = flags.wav as string;
-const fastSend = flags["fast-send"] ?? false;
 const outPath =
-  flags.out ??
-  join(
-    root,
-    `bench/results/voice-forwarding${fastSend ? ".fast-send" : ""}${flags["cpu-prof"] ? ".profiled" : ""}.json`,
-  );
+  flags.out ?? join(root, `bench/results/voice-forwarding${flags["cpu-prof"] ? ".profiled" : ""}.json`);
 if (!existsSync(wav)) throw new Error(`no speech file at ${wav} (shared/ must sit beside the repository)`);
 
 type Memory = { rssKb: number; peakRssKb: number } | undefined;
@@ -193,7 +184,7 @@ async function runOnce(listeners: number, profileDir: string | undefined): Promi
   const port = await freePort(host);
   const server = new ServerProcess({
     cwd: root,
-    entry: fastSend ? "bench/lib/fastSendServer.ts" : "packages/server/src/main.ts",
+    entry: "packages/server/src/main.ts",
     host,
     port,
     nodeFlags: profileDir ? ["--cpu-prof", "--cpu-prof-interval=200", `--cpu-prof-dir=${profileDir}`] : [],
@@ -371,9 +362,7 @@ async function main(): Promise<void> {
       slots,
       wav,
       cpuProfile: Boolean(profileDir),
-      server: fastSend
-        ? "EXPERIMENT bench/lib/fastSendServer.ts (short send path)"
-        : "packages/server/src/main.ts",
+      server: "packages/server/src/main.ts",
     },
     runs,
     failures,
@@ -381,9 +370,7 @@ async function main(): Promise<void> {
   mkdirSync(dirname(outPath), { recursive: true });
   writeFileSync(outPath, `${JSON.stringify(report, null, 2)}\n`);
   console.log(JSON.stringify(report, null, 2));
-  console.log(
-    `\nVoice forwarding (${cores} cores, ${report.machine.cpuModel}; server and bots share them)${fastSend ? " EXPERIMENTAL fast-send server" : ""}`,
-  );
+  console.log(`\nVoice forwarding (${cores} cores, ${report.machine.cpuModel}; server and bots share them)`);
   for (const r of runs) {
     const verdict = r.usPerPacket <= AIM_US_PER_PACKET ? "PASS" : "MISS";
     console.log(

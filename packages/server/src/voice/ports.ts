@@ -11,7 +11,7 @@ export interface VoiceOffer {
   slots: string[];
 }
 
-/** One Opus RTP packet from a member's microphone, reduced to what forwarding needs. */
+/** One Opus RTP packet, reduced to what forwarding needs. */
 export interface InboundPacket {
   sequenceNumber: number;
   timestamp: number;
@@ -23,14 +23,8 @@ export interface InboundPacket {
   voiced: boolean | undefined;
 }
 
-export interface OutboundPacket {
-  sequenceNumber: number;
-  timestamp: number;
-  marker: boolean;
-  payload: Buffer;
-  level: number;
-  voiced: boolean | undefined;
-}
+/** A packet for one listener's slot: the inbound one with that slot's numbering. */
+export type OutboundPacket = InboundPacket;
 
 export type PeerState = "connecting" | "connected" | "failed" | "closed";
 
