@@ -1,70 +1,11 @@
-import type { Worker } from "node:worker_threads";
 import { startTsWorker } from "./tsWorker.ts";
+import { WorkerMailbox } from "./WorkerMailbox.ts";
 import type { BuiltReport, ConnectedReport, FromWorker, StatusReport, ToWorker } from "./workerMessages.ts";
 
-type Reply<T extends FromWorker["type"]> = Extract<FromWorker, { type: T }>;
+type ClientWorker = WorkerMailbox<ToWorker, FromWorker>;
 
-function startWorker(entry: URL, index: number): Worker {
-  return startTsWorker(entry, { index });
-}
-
-/** One worker: its replies are queued by type, so a reply sent before it is awaited is not lost. */
-class ClientWorker {
-  private readonly inbox = new Map<string, FromWorker[]>();
-  private readonly waiters = new Map<string, ((message: FromWorker) => void)[]>();
-  private failure: Error | undefined;
-
-  constructor(readonly worker: Worker) {
-    worker.on("message", (message: FromWorker) => {
-      if (message.type === "fatal") return this.fail(new Error(`client worker: ${message.message}`));
-      const waiting = this.waiters.get(message.type)?.shift();
-      if (waiting) waiting(message);
-      else {
-        const queue = this.inbox.get(message.type) ?? [];
-        queue.push(message);
-        this.inbox.set(message.type, queue);
-      }
-    });
-    worker.on("error", (error) => this.fail(error));
-    worker.on("exit", (code) => this.fail(new Error(`client worker exited with ${code}`)));
-  }
-
-  private fail(error: Error): void {
-    this.failure ??= error;
-    for (const queue of this.waiters.values())
-      for (const w of queue.splice(0)) w({ type: "fatal", message: error.message });
-  }
-
-  send(message: ToWorker): void {
-    this.worker.postMessage(message);
-  }
-
-  /** The next reply of a type, or an error after `timeoutMs`. */
-  next<T extends FromWorker["type"]>(type: T, timeoutMs: number): Promise<Reply<T>> {
-    const queued = this.inbox.get(type)?.shift();
-    if (queued) return Promise.resolve(queued as Reply<T>);
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => {
-      const queue = this.waiters.get(type) ?? [];
-      const timer = setTimeout(() => {
-        const i = queue.indexOf(waiter);
-        if (i >= 0) queue.splice(i, 1);
-        reject(new Error(`no "${type}" from a client worker within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const waiter = (message: FromWorker) => {
-        clearTimeout(timer);
-        if (message.type === "fatal") reject(new Error(message.message));
-        else resolve(message as Reply<T>);
-      };
-      queue.push(waiter);
-      this.waiters.set(type, queue);
-    });
-  }
-
-  /** Drops a reply of this type that arrived unasked (e.g. a late automatic build report). */
-  discard(type: FromWorker["type"]): void {
-    this.inbox.delete(type);
-  }
+function startWorker(entry: URL, index: number): ClientWorker {
+  return new WorkerMailbox(startTsWorker(entry, { index }), "client worker");
 }
 
 /** WebSocket clients spread over worker threads, so the client side is not one busy event loop. */
@@ -73,7 +14,7 @@ export class ClientPool {
 
   static async start(count: number): Promise<ClientPool> {
     const entry = new URL("./clientWorker.ts", import.meta.url);
-    const workers = Array.from({ length: count }, (_, i) => new ClientWorker(startWorker(entry, i)));
+    const workers = Array.from({ length: count }, (_, i) => startWorker(entry, i));
     const pool = new ClientPool(workers);
     try {
       await Promise.all(workers.map((w) => w.next("ready", 30_000)));

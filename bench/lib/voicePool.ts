@@ -1,57 +1,8 @@
-import type { Worker } from "node:worker_threads";
 import { startTsWorker } from "./tsWorker.ts";
 import type { BotCounters, BotCredentials, FromVoiceWorker, ToVoiceWorker } from "./voiceMessages.ts";
+import { WorkerMailbox } from "./WorkerMailbox.ts";
 
-type Reply<T extends FromVoiceWorker["type"]> = Extract<FromVoiceWorker, { type: T }>;
-
-/** One bot worker; replies are queued by type so none is lost when it comes before it is awaited. */
-class VoiceWorker {
-  private readonly inbox = new Map<string, FromVoiceWorker[]>();
-  private readonly waiters = new Map<string, ((m: FromVoiceWorker) => void)[]>();
-  private failure: Error | undefined;
-
-  constructor(readonly worker: Worker) {
-    worker.on("message", (m: FromVoiceWorker) => {
-      if (m.type === "fatal") return this.fail(new Error(`voice worker: ${m.message}`));
-      const waiting = this.waiters.get(m.type)?.shift();
-      if (waiting) waiting(m);
-      else this.inbox.set(m.type, [...(this.inbox.get(m.type) ?? []), m]);
-    });
-    worker.on("error", (error) => this.fail(error));
-    worker.on("exit", (code) => this.fail(new Error(`voice worker exited with ${code}`)));
-  }
-
-  private fail(error: Error): void {
-    this.failure ??= error;
-    for (const queue of this.waiters.values())
-      for (const w of queue.splice(0)) w({ type: "fatal", message: error.message });
-  }
-
-  send(message: ToVoiceWorker): void {
-    this.worker.postMessage(message);
-  }
-
-  next<T extends FromVoiceWorker["type"]>(type: T, timeoutMs: number): Promise<Reply<T>> {
-    const queued = this.inbox.get(type)?.shift();
-    if (queued) return Promise.resolve(queued as Reply<T>);
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => {
-      const queue = this.waiters.get(type) ?? [];
-      const timer = setTimeout(() => {
-        const i = queue.indexOf(waiter);
-        if (i >= 0) queue.splice(i, 1);
-        reject(new Error(`no "${type}" from a voice worker within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const waiter = (m: FromVoiceWorker) => {
-        clearTimeout(timer);
-        if (m.type === "fatal") reject(new Error(m.message));
-        else resolve(m as Reply<T>);
-      };
-      queue.push(waiter);
-      this.waiters.set(type, queue);
-    });
-  }
-}
+type VoiceWorker = WorkerMailbox<ToVoiceWorker, FromVoiceWorker>;
 
 /** Voice bots spread over worker threads; worker 0 holds only the speaker. */
 export class VoicePool {
@@ -64,7 +15,8 @@ export class VoicePool {
     const entry = new URL("./voiceWorker.ts", import.meta.url);
     const all = Array.from(
       { length: listenerWorkers + 1 },
-      (_, i) => new VoiceWorker(startTsWorker(entry, { index: i })),
+      (_, i) =>
+        new WorkerMailbox<ToVoiceWorker, FromVoiceWorker>(startTsWorker(entry, { index: i }), "voice worker"),
     );
     const pool = new VoicePool(all[0] as VoiceWorker, all.slice(1));
     try {
