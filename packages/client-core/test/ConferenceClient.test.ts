@@ -1,41 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { CLOSE_CODES } from "@roundtable/protocol";
-import { RoundtableApi } from "../src/api.ts";
-import { ConferenceClient } from "../src/ConferenceClient.ts";
-import { aMember, aText, FakeSocket, hello, ManualScheduler } from "./builders.ts";
+import { aText, attach, clientOverFakeSockets, ManualScheduler } from "./builders.ts";
 
 function setup() {
-  const sockets: FakeSocket[] = [];
   const scheduler = new ManualScheduler();
-  const client = new ConferenceClient({
-    api: new RoundtableApi("http://example.test"),
-    conferenceId: "c1",
-    token: "tok",
-    createSocket: (url) => {
-      const s = new FakeSocket(url);
-      sockets.push(s);
-      return s;
-    },
-    scheduler,
-    backoff: { initialMs: 100, maxMs: 1000 },
-  });
-  const last = () => {
-    const s = sockets.at(-1);
-    if (!s) throw new Error("no socket");
-    return s;
-  };
+  const { client, sockets, last } = clientOverFakeSockets(scheduler, { initialMs: 100, maxMs: 1000 });
   const statuses: string[] = [];
   client.on("status", (s) => statuses.push(s));
   return { client, sockets, scheduler, last, statuses };
-}
-
-function attach(socket: FakeSocket, history = [] as ReturnType<typeof aText>[]) {
-  socket.receive(
-    hello("a", "built"),
-    { type: "build", conference: { id: "c1", title: "T" }, members: [aMember("a", 0), aMember("b", 1)] },
-    { type: "history", messages: history },
-  );
 }
 
 test("connects to the member's socket URL and opens after the history arrives", () => {

@@ -1,11 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ServerMessage } from "@roundtable/protocol";
-import { RoundtableApi } from "../src/api.ts";
-import { ConferenceClient } from "../src/ConferenceClient.ts";
 import type { IceCandidate, MediaEngine, VoiceOffer } from "../src/VoiceSession.ts";
 import { VoiceSession } from "../src/VoiceSession.ts";
-import { aMember, FakeSocket, hello, ManualScheduler } from "./builders.ts";
+import { attach, clientOverFakeSockets, ManualScheduler } from "./builders.ts";
 
 class FakeEngine implements MediaEngine {
   onCandidate: ((c: IceCandidate) => void) | null = null;
@@ -30,30 +28,13 @@ class FakeEngine implements MediaEngine {
 }
 
 function setup() {
-  const sockets: FakeSocket[] = [];
   const scheduler = new ManualScheduler();
   let now = 0;
   const clock = { now: () => now };
-  const client = new ConferenceClient({
-    api: new RoundtableApi("http://example.test"),
-    conferenceId: "c1",
-    token: "tok",
-    createSocket: (url) => {
-      const s = new FakeSocket(url);
-      sockets.push(s);
-      return s;
-    },
-    scheduler,
-  });
+  const { client, sockets, last: socket } = clientOverFakeSockets(scheduler);
   const engine = new FakeEngine();
   const voice = new VoiceSession(client, engine, { scheduler, clock });
-  const socket = () => sockets.at(-1) as FakeSocket;
-  const open = () =>
-    socket().receive(
-      hello("a", "built"),
-      { type: "build", conference: { id: "c1", title: "T" }, members: [aMember("a", 0), aMember("b", 1)] },
-      { type: "history", messages: [] },
-    );
+  const open = () => attach(socket());
   const sentTypes = () => (socket().sent as { type: string }[]).map((m) => m.type);
   /** Runs the 20 ms level poll `n` times, moving the clock with it. */
   const tick = (n = 1) => {

@@ -1,4 +1,6 @@
 import type { MemberInfo, ServerMessage, TextMessage } from "@roundtable/protocol";
+import { RoundtableApi } from "../src/api.ts";
+import { ConferenceClient } from "../src/ConferenceClient.ts";
 import type { Scheduler, WebSocketLike } from "../src/ports.ts";
 
 export const aMember = (id: string, seat: number, name = id.toUpperCase()): MemberInfo => ({
@@ -80,4 +82,39 @@ export class FakeSocket implements WebSocketLike {
     this.readyState = 3;
     this.onclose?.({ code, reason });
   }
+}
+
+/**
+ * A ConferenceClient whose sockets are FakeSockets the test drives; `last()` is the newest one.
+ * Member "a" of a conference with members "a" and "b".
+ */
+export function clientOverFakeSockets(scheduler: Scheduler, backoff?: { initialMs: number; maxMs: number }) {
+  const sockets: FakeSocket[] = [];
+  const client = new ConferenceClient({
+    api: new RoundtableApi("http://example.test"),
+    conferenceId: "c1",
+    token: "tok",
+    createSocket: (url) => {
+      const s = new FakeSocket(url);
+      sockets.push(s);
+      return s;
+    },
+    scheduler,
+    ...(backoff ? { backoff } : {}),
+  });
+  const last = () => {
+    const s = sockets.at(-1);
+    if (!s) throw new Error("no socket");
+    return s;
+  };
+  return { client, sockets, last };
+}
+
+/** What the server sends a member of a built conference on connect: hello, build, history. */
+export function attach(socket: FakeSocket, history: TextMessage[] = []): void {
+  socket.receive(
+    hello("a", "built"),
+    { type: "build", conference: { id: "c1", title: "T" }, members: [aMember("a", 0), aMember("b", 1)] },
+    { type: "history", messages: history },
+  );
 }
