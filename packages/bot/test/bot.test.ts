@@ -17,27 +17,24 @@ import { WeriftMediaEngine } from "../src/WeriftMediaEngine.ts";
 const run = promisify(execFile);
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 
+/** Runs the bot CLI as a user would, with these arguments. */
+const runBot = (args: string[]) =>
+  run(process.execPath, ["--import", "tsx", main, ...args], { timeout: 30_000 });
+
 test("the bot registers from an invite link, joins the room and writes", async () => {
   const t = await startTestServer();
   try {
     const conference = await t.api.createConference("Bots welcome");
     await t.api.build(conference.id, conference.hostToken);
-    const { stdout } = await run(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        main,
-        "--invite",
-        conference.inviteUrl,
-        "--name",
-        "Announcer",
-        "--say",
-        "Doors open",
-        "--exit",
-      ],
-      { timeout: 30_000 },
-    );
+    const { stdout } = await runBot([
+      "--invite",
+      conference.inviteUrl,
+      "--name",
+      "Announcer",
+      "--say",
+      "Doors open",
+      "--exit",
+    ]);
     assert.match(stdout, /registered as /);
     assert.match(stdout, /room built: 0:Announcer/);
     const summary = await t.api.getConference(conference.id);
@@ -89,26 +86,19 @@ test("the bot speaks a WAV into the room and records what it hears", {
     });
 
     const out = join(dir, "heard.wav");
-    const { stdout } = await run(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        main,
-        "--invite",
-        conference.inviteUrl,
-        "--name",
-        "Speaker",
-        "--play",
-        clip,
-        "--record",
-        out,
-        "--bind",
-        "127.0.0.1",
-        "--exit",
-      ],
-      { timeout: 30_000 },
-    );
+    const { stdout } = await runBot([
+      "--invite",
+      conference.inviteUrl,
+      "--name",
+      "Speaker",
+      "--play",
+      clip,
+      "--record",
+      out,
+      "--bind",
+      "127.0.0.1",
+      "--exit",
+    ]);
     assert.match(stdout, /\[peer connected\]/);
     assert.match(stdout, /played 100 frames, sent 100 packets/);
     assert.match(stdout, /heard Listener: \d+ packets/);
