@@ -252,7 +252,7 @@ describe("Voice in Chromium", { timeout: 150_000 }, () => {
 
   it("Ada whispers to Ben: Ben hears a whisper, Cleo hears nothing from Ada", async () => {
     assert.ok(server);
-    const adaPeer = server.server.voice.room(conferenceId).peerOf(ids.ada);
+    const adaPeer = server.server.voice.room(conferenceId)?.peerOf(ids.ada);
     const adaSlot = (await until("Cleo has Ada's slot", () => slotOf(cleo, ids.ada))).slot;
     await ada.evaluate((id) => window.roundtable?.setVoiceTarget([id]), ids.ben);
     // Voice follows the picked seats, so the pick follows the voice: Ben's seat is chosen on Ada's page.
@@ -296,7 +296,7 @@ describe("Voice in Chromium", { timeout: 150_000 }, () => {
         );
     }
     assert.ok(cleoEnd.length > 0, "Cleo still has her slots");
-    assert.equal(server.server.voice.room(conferenceId).peerOf(ids.ada), adaPeer, "same server peer");
+    assert.equal(server.server.voice.room(conferenceId)?.peerOf(ids.ada), adaPeer, "same server peer");
 
     // The picture for the docs: Ben's view, Ada speaking (ring at a visible level) in a whisper.
     await ben.waitForFunction(
@@ -313,7 +313,7 @@ describe("Voice in Chromium", { timeout: 150_000 }, () => {
 
   it("back to everyone: Cleo receives Ada again on the same connection", async () => {
     assert.ok(server);
-    const adaPeer = server.server.voice.room(conferenceId).peerOf(ids.ada);
+    const adaPeer = server.server.voice.room(conferenceId)?.peerOf(ids.ada);
     await ada.evaluate(() => window.roundtable?.setVoiceTarget("all"));
     await ada.getByTestId("talking-to").waitFor({ state: "detached" });
     assert.equal(await seatOf(ada, ids.ben).getAttribute("data-selected"), "false");
@@ -325,7 +325,7 @@ describe("Voice in Chromium", { timeout: 150_000 }, () => {
       assert.equal(info.generation, 1, "no new offer: the first peer connection lives on");
       assert.equal(info.connection, "connected");
     }
-    assert.equal(server.server.voice.room(conferenceId).peerOf(ids.ada), adaPeer, "same server peer");
+    assert.equal(server.server.voice.room(conferenceId)?.peerOf(ids.ada), adaPeer, "same server peer");
   });
 
   it("muting stops Ada's voice for the others and shows on her seat; M toggles it", async () => {

@@ -22,6 +22,8 @@ export type ConnectionStatus =
   | "reconnecting"
   /** The server refused this member (bad token, unknown conference): no retry. */
   | "refused"
+  /** The host ended the conference: no retry. */
+  | "ended"
   /** Closed by `close()`. */
   | "closed";
 
@@ -31,6 +33,15 @@ export interface ClientEvents extends Record<string, unknown> {
   message: ServerMessage;
   /** An error the server reported that no pending send was waiting for. */
   error: ApiError;
+  /** The texts sent and not yet confirmed by the server changed (see `outbox`). */
+  outbox: readonly OutboxText[];
+}
+
+/** A text this member sent that the server has not confirmed yet (perhaps waiting for the connection). */
+export interface OutboxText {
+  clientId: string;
+  to: Audience;
+  text: string;
 }
 
 export interface ConferenceClientOptions {
@@ -41,6 +52,12 @@ export interface ConferenceClientOptions {
   scheduler?: Scheduler;
   /** Backoff bounds for reconnecting, in milliseconds. */
   backoff?: { initialMs: number; maxMs: number };
+  /**
+   * Milliseconds between liveness probes. A connection that brought nothing at all (not even the
+   * answer to the previous probe) for a whole interval is dead: a vanished network closes no socket,
+   * so without this the client would wait for TCP to give up, minutes later. 0 turns probing off.
+   */
+  pingMs?: number;
 }
 
 interface PendingText {
@@ -67,11 +84,16 @@ export class ConferenceClient extends Emitter<ClientEvents> {
   private attempt = 0;
   private cancelRetry: (() => void) | undefined;
   private readonly pending = new Map<string, PendingText>();
+  private readonly pingMs: number;
+  private cancelProbe: (() => void) | undefined;
+  private heard = false;
+  private hadHistory = false;
 
   constructor(private readonly options: ConferenceClientOptions) {
     super();
     this.scheduler = options.scheduler ?? realScheduler;
     this.backoff = options.backoff ?? { initialMs: 500, maxMs: 10_000 };
+    this.pingMs = options.pingMs ?? 10_000;
     this.room = new RoomModel(this.scheduler);
   }
 
@@ -81,13 +103,23 @@ export class ConferenceClient extends Emitter<ClientEvents> {
 
   /** Opens the connection. Calling it again while open does nothing. */
   connect(): void {
-    if (this.socket || this.status === "closed" || this.status === "refused") return;
-    const url = this.options.api.socketUrl(this.options.conferenceId, this.options.token, this.room.lastSeq);
+    if (this.socket || this.isFinal) return;
+    // Once the history has arrived, every later connection resumes after the last text seen (even
+    // seq 0), so nothing written meanwhile is skipped however much it is.
+    const since = this.hadHistory ? this.room.lastSeq : undefined;
+    const url = this.options.api.socketUrl(this.options.conferenceId, this.options.token, since);
     const socket = this.options.createSocket(url);
     this.socket = socket;
     socket.onmessage = (event) => this.onData(event.data);
     socket.onclose = (event) => this.onClose(socket, event.code, event.reason);
     socket.onerror = () => {};
+    this.heard = false;
+    this.armProbe();
+  }
+
+  /** Closed for good: by `close()`, by the server refusing this member, or because the conference ended. */
+  get isFinal(): boolean {
+    return this.status === "closed" || this.status === "refused" || this.status === "ended";
   }
 
   /**
@@ -108,6 +140,7 @@ export class ConferenceClient extends Emitter<ClientEvents> {
         sent: false,
       };
       this.pending.set(clientId, entry);
+      this.outboxChanged();
       if (this.status === "open") this.transmit(entry);
     });
   }
@@ -122,11 +155,32 @@ export class ConferenceClient extends Emitter<ClientEvents> {
     return true;
   }
 
+  /**
+   * Skips the rest of the backoff wait and tries at once, e.g. when the browser reports it is back
+   * online. Does nothing unless a retry is waiting.
+   */
+  retryNow(): void {
+    if (this.status !== "reconnecting") return;
+    if (this.cancelRetry) {
+      this.cancelRetry();
+      this.cancelRetry = undefined;
+    } else if (this.socket && !this.heard) {
+      // An attempt hanging on a network path that is gone (Wi-Fi to mobile data): start afresh.
+      const hanging = this.socket;
+      this.abandon(hanging);
+      this.socket = undefined;
+    } else {
+      return;
+    }
+    this.connect();
+  }
+
   /** Closes for good: no reconnect, pending sends fail. Safe to call twice. */
   close(): void {
     if (this.status === "closed") return;
     this.setStatus("closed");
     this.cancelRetry?.();
+    this.cancelProbe?.();
     this.socket?.close(CLOSE_CODES.normal, "bye");
     this.socket = undefined;
     this.failPending(new ApiError("closed", "the connection was closed"));
@@ -135,6 +189,7 @@ export class ConferenceClient extends Emitter<ClientEvents> {
 
   private onData(data: unknown): void {
     if (typeof data !== "string") return;
+    this.heard = true;
     const parsed = parseServerMessage(data);
     if (!parsed.ok) {
       this.emit("error", new ApiError("invalid_message", `unreadable server message: ${parsed.error}`));
@@ -147,9 +202,12 @@ export class ConferenceClient extends Emitter<ClientEvents> {
         this.attempt = 0;
         break;
       case "history":
-        // The server sends history right after hello: anything of ours in it has already arrived,
-        // so only what is still missing is sent again.
+        // The server sends history right after hello, in pages when resuming: anything of ours in it
+        // has already arrived, so only what is still missing is sent again (and the server would
+        // only acknowledge a repeat, never store it twice).
         for (const m of message.messages) if (m.clientId) this.settle(m.clientId, m);
+        if (message.more) break;
+        this.hadHistory = true;
         this.setStatus("open");
         for (const entry of this.pending.values()) if (!entry.sent) this.transmit(entry);
         break;
@@ -161,6 +219,7 @@ export class ConferenceClient extends Emitter<ClientEvents> {
         const entry = message.clientId ? this.pending.get(message.clientId) : undefined;
         if (entry && message.clientId) {
           this.pending.delete(message.clientId);
+          this.outboxChanged();
           entry.reject(error);
         } else {
           this.emit("error", error);
@@ -180,16 +239,52 @@ export class ConferenceClient extends Emitter<ClientEvents> {
     const entry = this.pending.get(clientId);
     if (!entry) return;
     this.pending.delete(clientId);
+    this.outboxChanged();
     entry.resolve(message);
+  }
+
+  /** Every `pingMs`: if the socket brought nothing since the last probe it is dead, else probe again. */
+  private armProbe(): void {
+    this.cancelProbe?.();
+    this.cancelProbe = undefined;
+    if (this.pingMs <= 0) return;
+    this.cancelProbe = this.scheduler.schedule(() => {
+      this.cancelProbe = undefined;
+      const socket = this.socket;
+      if (!socket) return;
+      if (!this.heard) {
+        this.abandon(socket);
+        this.onClose(socket, CLOSE_CODES.goingAway, "no answer from the server");
+        return;
+      }
+      this.heard = false;
+      if (this.status === "open") socket.send(JSON.stringify({ type: "ping" } satisfies ClientMessage));
+      this.armProbe();
+    }, this.pingMs);
+  }
+
+  /** Detaches first: closing a socket whose network is gone can take minutes to report. */
+  private abandon(socket: WebSocketLike): void {
+    socket.onmessage = null;
+    socket.onclose = null;
+    socket.close(CLOSE_CODES.normal, "no answer");
   }
 
   private onClose(socket: WebSocketLike, code: number, reason: string): void {
     if (this.socket !== socket) return;
     this.socket = undefined;
-    if (this.status === "closed") return;
-    if (code === CLOSE_CODES.unauthorized || code === CLOSE_CODES.notFound) {
-      this.setStatus("refused");
-      this.failPending(new ApiError(code === CLOSE_CODES.notFound ? "not_found" : "unauthorized", reason));
+    this.cancelProbe?.();
+    this.cancelProbe = undefined;
+    if (this.isFinal) return;
+    if (code === CLOSE_CODES.unauthorized || code === CLOSE_CODES.notFound || code === CLOSE_CODES.ended) {
+      const ended = code === CLOSE_CODES.ended;
+      this.setStatus(ended ? "ended" : "refused");
+      const errorCode = ended
+        ? "conference_ended"
+        : code === CLOSE_CODES.notFound
+          ? "not_found"
+          : "unauthorized";
+      this.failPending(new ApiError(errorCode, reason));
       return;
     }
     // Whatever was in flight may or may not have arrived; the history on reconnect tells which.
@@ -210,6 +305,20 @@ export class ConferenceClient extends Emitter<ClientEvents> {
   private failPending(error: Error): void {
     for (const entry of this.pending.values()) entry.reject(error);
     this.pending.clear();
+    this.outboxChanged();
+  }
+
+  /** Texts sent and not yet confirmed, oldest first. */
+  get outbox(): readonly OutboxText[] {
+    return [...this.pending.values()].map(({ message }) => ({
+      clientId: message.clientId,
+      to: message.to,
+      text: message.text,
+    }));
+  }
+
+  private outboxChanged(): void {
+    this.emit("outbox", this.outbox);
   }
 
   private setStatus(status: ConnectionStatus): void {

@@ -5,7 +5,7 @@ import { realScheduler, type Scheduler } from "./ports.ts";
 /** How long a text stays beside its sender's seat, in milliseconds. */
 export const BUBBLE_MS = 6000;
 
-export type Phase = "connecting" | "lobby" | "room";
+export type Phase = "connecting" | "lobby" | "room" | "ended";
 
 export interface Bubble {
   messageId: string;
@@ -61,6 +61,8 @@ export class RoomModel extends Emitter<RoomEvents> {
   lastSeq = 0;
   /** Which member each incoming voice slot carries (null: none): the binding of voices to avatars. */
   slots: (string | null)[] = [];
+  /** When the host ended the conference (server clock), once they have. */
+  endedAt: number | undefined;
 
   constructor(private readonly scheduler: Scheduler = realScheduler) {
     super();
@@ -131,8 +133,14 @@ export class RoomModel extends Emitter<RoomEvents> {
       case "voice-slot":
         this.bindSlot(message.slot, message.memberId, message.whisper);
         break;
+      case "ended":
+        this.phase = "ended";
+        this.endedAt = message.endedAt;
+        this.clearSlots();
+        break;
       case "voice-offer":
       case "error":
+      case "pong":
         return;
       default: {
         const unreachable: never = message;

@@ -44,6 +44,9 @@ export interface SpeakingOptions {
 
 export const DEFAULT_SPEAKING: SpeakingOptions = { threshold: 0.01, holdMs: 300, pollMs: 20 };
 
+/** The server allows a few voice joins at once, then one every few seconds. */
+const REJOIN_AFTER_LIMIT_MS = 3000;
+
 export type VoiceStatus = "off" | "connecting" | "connected" | "failed";
 
 export interface VoiceEvents extends Record<string, unknown> {
@@ -68,6 +71,7 @@ export class VoiceSession extends Emitter<VoiceEvents> {
   private readonly unsubscribe: (() => void)[] = [];
   private started = false;
   private offers = 0;
+  private cancelRejoin: (() => void) | undefined;
 
   constructor(
     private readonly client: ConferenceClient,
@@ -90,6 +94,7 @@ export class VoiceSession extends Emitter<VoiceEvents> {
       this.client.on("message", (m) => this.onMessage(m)),
       this.client.on("status", (s) => {
         if (s === "open") this.rejoin();
+        else if (this.client.isFinal) this.stop();
         else if (s !== "connecting") this.setStatus("connecting");
       }),
     );
@@ -118,6 +123,7 @@ export class VoiceSession extends Emitter<VoiceEvents> {
     this.started = false;
     for (const off of this.unsubscribe.splice(0)) off();
     this.cancelPoll?.();
+    this.cancelRejoin?.();
     this.client.send({ type: "voice-leave" });
     this.engine.close();
     this.client.room.clearSlots();
@@ -125,13 +131,20 @@ export class VoiceSession extends Emitter<VoiceEvents> {
   }
 
   private rejoin(): void {
+    this.cancelRejoin?.();
+    this.cancelRejoin = undefined;
     this.client.room.clearSlots();
     this.setStatus("connecting");
     this.client.send({ type: "voice-join" });
   }
 
   private onMessage(message: ServerMessage): void {
-    if (message.type !== "voice-offer" || !this.started) return;
+    if (!this.started) return;
+    if (message.type === "error") {
+      this.onError(message);
+      return;
+    }
+    if (message.type !== "voice-offer") return;
     // Only the newest offer counts: an older answer still in flight belongs to a closed connection.
     const offer = ++this.offers;
     this.engine.answer(message).then(
@@ -148,6 +161,19 @@ export class VoiceSession extends Emitter<VoiceEvents> {
         if (this.started && offer === this.offers) this.setStatus("failed");
       },
     );
+  }
+
+  /**
+   * A join refused for restarting too often (a flapping network) is tried again later, so voice
+   * comes back by itself once the network settles instead of waiting for the next drop.
+   */
+  private onError(message: Extract<ServerMessage, { type: "error" }>): void {
+    if (message.clientId || message.code !== "rate_limited" || this.status !== "connecting") return;
+    this.cancelRejoin?.();
+    this.cancelRejoin = this.scheduler.schedule(() => {
+      this.cancelRejoin = undefined;
+      if (this.started && this.status === "connecting" && this.client.status === "open") this.rejoin();
+    }, REJOIN_AFTER_LIMIT_MS);
   }
 
   /** Reads slot levels and marks the bound members speaking, with a hold against flicker. */

@@ -73,6 +73,17 @@ export class RoundtableApi {
     );
   }
 
+  /** Ends the conference for everyone (host token only); ending it twice is harmless. */
+  async end(conferenceId: string, hostToken: string): Promise<{ state: string; alreadyEnded: boolean }> {
+    return this.json(
+      z.object({ state: z.string(), alreadyEnded: z.boolean() }),
+      "POST",
+      `/api/conferences/${encodeURIComponent(conferenceId)}/end`,
+      undefined,
+      hostToken,
+    );
+  }
+
   async history(conferenceId: string, token: string, since = 0): Promise<TextMessage[]> {
     const { messages } = await this.json(
       z.object({ messages: z.array(TextMessage) }),
@@ -84,12 +95,12 @@ export class RoundtableApi {
     return messages;
   }
 
-  /** The WebSocket URL of a member's connection. */
-  socketUrl(conferenceId: string, token: string, since = 0): string {
+  /** The WebSocket URL of a member's connection; `since` (the last seq seen, 0 included) resumes instead of starting afresh. */
+  socketUrl(conferenceId: string, token: string, since?: number): string {
     const url = new URL(this.url(`/api/conferences/${encodeURIComponent(conferenceId)}/ws`));
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     url.searchParams.set("token", token);
-    if (since > 0) url.searchParams.set("since", String(since));
+    if (since !== undefined) url.searchParams.set("since", String(since));
     return url.toString();
   }
 

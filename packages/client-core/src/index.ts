@@ -4,6 +4,7 @@ export {
   ConferenceClient,
   type ConferenceClientOptions,
   type ConnectionStatus,
+  type OutboxText,
 } from "./ConferenceClient.ts";
 export { Emitter } from "./Emitter.ts";
 export { ApiError } from "./errors.ts";

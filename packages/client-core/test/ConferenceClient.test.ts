@@ -59,7 +59,13 @@ test("texts written while disconnected go out once on reconnect", async () => {
   attach(last());
   last().drop();
   assert.equal(client.status, "reconnecting");
+  const outboxes: number[] = [];
+  client.on("outbox", (o) => outboxes.push(o.length));
   const queued = client.sendText("all", "written offline");
+  assert.deepEqual(
+    client.outbox.map((o) => [o.to, o.text]),
+    [["all", "written offline"]],
+  );
   assert.equal(sockets.length, 1);
   scheduler.runAll();
   assert.equal(sockets.length, 2);
@@ -72,6 +78,7 @@ test("texts written while disconnected go out once on reconnect", async () => {
   last().receive(aText({ from: "a", text: "written offline", clientId: sent[0]?.clientId }));
   await queued;
   assert.deepEqual(statuses, ["open", "reconnecting", "open"]);
+  assert.deepEqual(outboxes, [1, 0], "the outbox shows the text until the server confirms it");
 });
 
 test("a text that did arrive before the drop is not sent twice", async () => {
@@ -133,4 +140,89 @@ test("unreadable server frames are reported, not thrown", () => {
   client.connect();
   last().onmessage?.({ data: '{"type":"bogus"}' });
   assert.deepEqual(errors, ["invalid_message"]);
+});
+
+test("a connection that brings nothing for a whole probe interval is given up and replaced", () => {
+  const { client, last, scheduler, sockets, statuses } = setup();
+  client.connect();
+  attach(last());
+  // Something arrived since the socket opened: the probe only pings.
+  scheduler.run(10_000);
+  assert.deepEqual(last().sent, [{ type: "ping" }]);
+  last().receive({ type: "pong" });
+  scheduler.run(10_000);
+  assert.equal(last().sent.length, 2, "answered, so probed again");
+  // The network vanished: no pong, no close event.
+  scheduler.run(10_000);
+  assert.equal(sockets[0]?.closedWith?.code, CLOSE_CODES.normal, "the dead socket is closed");
+  assert.equal(sockets[0]?.onclose, null, "and no longer listened to");
+  assert.deepEqual(statuses, ["open", "reconnecting"]);
+  scheduler.runAll();
+  assert.equal(sockets.length, 2);
+  assert.match(last().url, /since=0$/, "resumes even when no text was seen yet");
+});
+
+test("history in pages: the client opens and sends its queue only after the last page", async () => {
+  const { client, last, scheduler, statuses } = setup();
+  client.connect();
+  attach(last());
+  last().drop();
+  const queued = client.sendText("all", "waiting");
+  scheduler.runAll();
+  const socket = last();
+  socket.receive(
+    {
+      type: "hello",
+      protocolVersion: 1,
+      memberId: "a",
+      conference: { id: "c1", title: "T", state: "built" },
+      online: [],
+    },
+    { type: "history", messages: [aText({ id: "m1", seq: 1 })], more: true },
+  );
+  assert.equal(client.status, "reconnecting");
+  assert.equal(socket.sent.length, 0);
+  socket.receive({ type: "history", messages: [aText({ id: "m2", seq: 2 })] });
+  assert.equal(client.status, "open");
+  const [sent] = socket.sent as { clientId: string }[];
+  socket.receive(aText({ id: "m3", seq: 3, from: "a", text: "waiting", clientId: sent?.clientId }));
+  await queued;
+  assert.deepEqual(
+    client.room.chat.map((e) => e.message.id),
+    ["m1", "m2", "m3"],
+  );
+  assert.deepEqual(statuses, ["open", "reconnecting", "open"]);
+});
+
+test("an ended conference is final: no retry, pending sends fail, the room says ended", async () => {
+  const { client, last, scheduler, statuses } = setup();
+  client.connect();
+  attach(last());
+  const pending = client.sendText("all", "too late");
+  last().receive({ type: "ended", endedAt: 5 });
+  assert.equal(client.room.phase, "ended");
+  last().drop(CLOSE_CODES.ended, "the host ended this conference");
+  assert.deepEqual(statuses, ["open", "ended"]);
+  assert.deepEqual(scheduler.pendingDelays, []);
+  await assert.rejects(pending, { code: "conference_ended" });
+  client.connect();
+  client.retryNow();
+  assert.equal(client.status, "ended");
+});
+
+test("retryNow skips the backoff wait, replaces a hanging attempt, and leaves an open connection alone", () => {
+  const { client, last, sockets } = setup();
+  client.connect();
+  attach(last());
+  client.retryNow();
+  assert.equal(sockets.length, 1, "open: nothing to do");
+  last().drop();
+  client.retryNow();
+  assert.equal(sockets.length, 2, "the waiting retry ran at once");
+  // That attempt hangs: no answer at all.
+  client.retryNow();
+  assert.equal(sockets.length, 3, "the hanging attempt was replaced");
+  assert.equal(sockets[1]?.onclose, null);
+  attach(last());
+  assert.equal(client.status, "open");
 });

@@ -197,3 +197,25 @@ test("target and mute chosen before voice connects are applied once it does", as
   await flush();
   assert.deepEqual(sentTypes(), ["voice-join", "voice-answer", "voice-target", "voice-mute"]);
 });
+
+test("a join refused for restarting too often is tried again later; an ended conference stops voice", async () => {
+  const { client, engine, voice, socket, open, sentTypes, scheduler } = setup();
+  client.connect();
+  open();
+  voice.start();
+  assert.deepEqual(sentTypes(), ["voice-join"]);
+  socket().receive({ type: "error", code: "rate_limited", message: "voice restarted too often" });
+  assert.equal(voice.status, "connecting");
+  assert.ok(scheduler.pendingDelays.includes(3000), "a rejoin is scheduled");
+  scheduler.run(3000);
+  assert.deepEqual(sentTypes(), ["voice-join", "voice-join"]);
+  // A text's own rate limit (it carries a clientId) is not about voice.
+  socket().receive({ type: "error", code: "rate_limited", message: "slow down", clientId: "t1" });
+  assert.ok(!scheduler.pendingDelays.includes(3000));
+  socket().receive(offer);
+  await flush();
+  assert.equal(voice.status, "connected");
+  socket().drop(4010, "ended");
+  assert.equal(voice.status, "off");
+  assert.equal(engine.closed, 1);
+});

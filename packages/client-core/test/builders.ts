@@ -49,6 +49,12 @@ export class ManualScheduler implements Scheduler {
     this.tasks = [];
     for (const t of tasks) if (!t.cancelled) t.fn();
   }
+  /** Runs only the pending tasks scheduled with this delay (one kind of timer among others). */
+  run(ms: number): void {
+    const due = this.tasks.filter((t) => t.ms === ms && !t.cancelled);
+    this.tasks = this.tasks.filter((t) => !due.includes(t));
+    for (const t of due) t.fn();
+  }
   get pendingDelays(): number[] {
     return this.tasks.filter((t) => !t.cancelled).map((t) => t.ms);
   }

@@ -16,6 +16,8 @@ export const ERROR_CODES = [
   "unknown_recipient",
   "invalid_message",
   "rate_limited",
+  "conference_ended",
+  "server_full",
   "internal",
 ] as const;
 
@@ -31,9 +33,13 @@ export const CLOSE_CODES = {
   goingAway: 1001,
   protocolError: 1002,
   messageTooBig: 1009,
+  /** The server is restarting (SIGTERM): reconnect with backoff. */
+  serviceRestart: 1012,
   unauthorized: 4001,
   notFound: 4004,
   tooManyConnections: 4008,
   rateLimited: 4029,
   replaced: 4009,
+  /** The host ended the conference: do not reconnect. */
+  ended: 4010,
 } as const;

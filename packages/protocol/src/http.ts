@@ -25,7 +25,7 @@ export const RegisterResponse = z.object({
 });
 export type RegisterResponse = z.infer<typeof RegisterResponse>;
 
-export const ConferenceState = z.enum(["registering", "built"]);
+export const ConferenceState = z.enum(["registering", "built", "ended"]);
 export type ConferenceState = z.infer<typeof ConferenceState>;
 
 export const ConferenceSummary = z.object({

@@ -79,10 +79,24 @@ export const PresenceMessage = z.object({
   offline: z.array(Id),
 });
 
+/**
+ * Texts the member missed, oldest first. A fresh connection gets the newest `LIMITS.historyMax`; a
+ * resumed one (`since=<seq>`) gets everything after that seq, in pages: `more` marks all but the last.
+ */
 export const HistoryMessage = z.object({
   type: z.literal("history"),
   messages: z.array(TextMessage),
+  more: z.boolean().optional(),
 });
+
+/** The host ended the conference; the server closes the socket with `CLOSE_CODES.ended` next. */
+export const EndedMessage = z.object({
+  type: z.literal("ended"),
+  endedAt: z.number(),
+});
+
+/** Answer to a client's `ping`: proves the connection still carries messages both ways. */
+export const PongMessage = z.object({ type: z.literal("pong") });
 
 export const ErrorMessage = z.object({
   type: z.literal("error"),
@@ -129,6 +143,8 @@ export const ServerMessage = z.discriminatedUnion("type", [
   HistoryMessage,
   TextMessage,
   ErrorMessage,
+  EndedMessage,
+  PongMessage,
   VoiceOfferMessage,
   VoiceSlotMessage,
   VoiceStateMessage,
@@ -142,7 +158,10 @@ export const SendTextMessage = z.object({
   type: z.literal("text"),
   to: Audience,
   text: z.string().min(1).max(LIMITS.textMax),
-  /** Chosen by the client; echoed on the stored copy so the client can match its own message. */
+  /**
+   * Chosen by the client; echoed on the stored copy so the client can match its own message. The
+   * server stores a (sender, clientId) pair once: sending it again only repeats the acknowledgement.
+   */
   clientId: z.string().min(1).max(64).optional(),
 });
 export type SendTextMessage = z.infer<typeof SendTextMessage>;
@@ -170,6 +189,9 @@ export const VoiceMuteMessage = z.object({ type: z.literal("voice-mute"), muted:
 
 export const VoiceLeaveMessage = z.object({ type: z.literal("voice-leave") });
 
+/** Liveness probe; the server answers `pong`. A client that hears nothing for a while reconnects. */
+export const PingMessage = z.object({ type: z.literal("ping") });
+
 export const ClientMessage = z.discriminatedUnion("type", [
   SendTextMessage,
   VoiceJoinMessage,
@@ -178,5 +200,6 @@ export const ClientMessage = z.discriminatedUnion("type", [
   VoiceTargetMessage,
   VoiceMuteMessage,
   VoiceLeaveMessage,
+  PingMessage,
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;

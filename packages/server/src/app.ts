@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import fastifyMultipart from "@fastify/multipart";
 import fastifyWebsocket from "@fastify/websocket";
-import { LIMITS } from "@roundtable/protocol";
+import { CLOSE_CODES, LIMITS } from "@roundtable/protocol";
 import Fastify, { type FastifyInstance } from "fastify";
 import { FileAvatarStore } from "./avatars/FileAvatarStore.ts";
 import { ConferenceService } from "./conference/ConferenceService.ts";
@@ -19,6 +19,7 @@ import { conferenceRoutes } from "./http/conferenceRoutes.ts";
 import { toHttpError } from "./http/errors.ts";
 import { pageRoutes } from "./http/pageRoutes.ts";
 import { addSecurityHeaders } from "./http/securityHeaders.ts";
+import { SocketGuard } from "./signalling/SocketGuard.ts";
 import { socketRoute, websocketOptions } from "./signalling/socketRoute.ts";
 import type { Store } from "./store/Store.ts";
 import { SqliteStore } from "./store/sqlite/SqliteStore.ts";
@@ -31,10 +32,14 @@ export interface Server {
   app: FastifyInstance;
   service: ConferenceService;
   voice: VoiceService;
+  guard: SocketGuard;
   store: Store;
   /** Stops accepting, tells connected clients, closes sockets and the store. Safe to call twice. */
   close(): Promise<void>;
 }
+
+/** How long a shutdown waits for requests in flight and closing handshakes before cutting them, in ms. */
+const SHUTDOWN_GRACE_MS = 5_000;
 
 export interface ServerOverrides {
   store?: Store;
@@ -42,6 +47,8 @@ export interface ServerOverrides {
   ids?: IdSource;
   scheduler?: Scheduler;
   logger?: boolean;
+  /** Where log lines go instead of stdout (tests read them to prove what is never logged). */
+  logStream?: NodeJS.WritableStream;
   voicePeers?: VoicePeerFactory;
 }
 
@@ -59,10 +66,14 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     limits: config.conference,
   });
 
-  const voice = new VoiceService(service, overrides.voicePeers ?? new WeriftPeerFactory(config.rtc), clock, {
-    ...DEFAULT_SLOT_POLICY,
-    slots: config.voiceSlots,
-  });
+  const voice = new VoiceService(
+    service,
+    overrides.voicePeers ?? new WeriftPeerFactory(config.rtc),
+    clock,
+    { ...DEFAULT_SLOT_POLICY, slots: config.voiceSlots },
+    config.voice,
+  );
+  const guard = new SocketGuard(config.sockets, clock);
 
   const app = Fastify({
     logger:
@@ -70,6 +81,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
         ? false
         : {
             level: config.logLevel,
+            ...(overrides.logStream ? { stream: overrides.logStream } : {}),
             // Member tokens travel in socket URLs' query strings: log paths only, never queries or auth headers.
             serializers: {
               req: (req: { method: string; url: string; ip?: string }) => ({
@@ -110,22 +122,59 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     registrationsPerMinute: config.http.registrationsPerMinute,
   });
   avatarRoutes(app, avatars);
-  socketRoute(app, service, voice);
+  socketRoute(app, service, voice, guard);
   await pageRoutes(app, config.webDir);
   app.addHook("onReady", async () => {
     ready = true;
   });
 
   let closing: Promise<void> | undefined;
+  // While closing, an upgrade still arriving on a connection accepted before the listener closed must
+  // not become a member, and a response that finishes ends its connection, so the drain does not wait
+  // for keep-alive connections to time out.
+  app.addHook("onRequest", async (request, reply) => {
+    if (closing && request.ws) return reply.code(503).header("connection", "close").send();
+  });
+  app.addHook("onSend", async (_request, reply) => {
+    if (closing) reply.header("connection", "close");
+  });
   const close = () => {
     closing ??= (async () => {
       ready = false;
-      voice.close();
-      await service.close();
-      await app.close();
-      await store.close();
+      // 1. Stop accepting first: from here on a connection attempt is refused, so a client that saw
+      //    the close code below can never reach this process again.
+      const drained = new Promise<void>((resolve) => app.server.close(() => resolve()));
+      // 2. Tell every client: 1012 makes them reconnect with backoff, to whichever server comes next.
+      await service.close(CLOSE_CODES.serviceRestart, "server restarting");
+      for (const socket of app.websocketServer.clients)
+        socket.close(CLOSE_CODES.serviceRestart, "server restarting");
+      // 3. Let requests in flight and closing handshakes finish, but never wait for ever.
+      if (!(await settlesWithin(drained, SHUTDOWN_GRACE_MS))) {
+        for (const socket of app.websocketServer.clients) socket.terminate();
+        app.server.closeAllConnections();
+      }
+      try {
+        await app.close();
+      } finally {
+        voice.close();
+        await store.close();
+      }
     })();
     return closing;
   };
-  return { app, service, voice, store, close };
+  return { app, service, voice, guard, store, close };
+}
+
+/** Whether `promise` settled within `ms` milliseconds; the timer never holds the process open. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

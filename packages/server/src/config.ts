@@ -1,6 +1,8 @@
 import { join, resolve } from "node:path";
 import { type ConferenceLimits, DEFAULT_CONFERENCE_LIMITS } from "./conference/ConferenceService.ts";
+import { DEFAULT_SOCKET_LIMITS, type SocketLimits } from "./signalling/SocketGuard.ts";
 import type { RtcConfig } from "./voice/sfu/WeriftPeer.ts";
+import { DEFAULT_VOICE_LIMITS, type VoiceLimits } from "./voice/VoiceService.ts";
 
 export interface Config {
   port: number;
@@ -16,6 +18,8 @@ export interface Config {
   rtc: RtcConfig;
   /** Voices one member can hear at once (pre-allocated receive slots per peer connection). */
   voiceSlots: number;
+  voice: VoiceLimits;
+  sockets: SocketLimits;
   http: {
     /** Conferences one address may create per minute. */
     conferencesPerMinute: number;
@@ -58,7 +62,43 @@ export function loadConfig(env: Env = process.env): Config {
       portRange: portRange(env),
     },
     voiceSlots: int(env, "VOICE_SLOTS", 4),
+    voice: {
+      packetsPerSecond: int(env, "VOICE_PACKETS_PER_SECOND", DEFAULT_VOICE_LIMITS.packetsPerSecond),
+      packetBurst: int(env, "VOICE_PACKET_BURST", DEFAULT_VOICE_LIMITS.packetBurst),
+      addressPacketsPerSecond: int(
+        env,
+        "ADDRESS_VOICE_PACKETS_PER_SECOND",
+        DEFAULT_VOICE_LIMITS.addressPacketsPerSecond,
+      ),
+      joinsPerMinute: int(env, "VOICE_JOINS_PER_MINUTE", DEFAULT_VOICE_LIMITS.joinsPerMinute),
+    },
+    sockets: {
+      frameBurst: int(env, "SIGNALLING_BURST", DEFAULT_SOCKET_LIMITS.frameBurst),
+      framesPerSecond: int(env, "SIGNALLING_PER_SECOND", DEFAULT_SOCKET_LIMITS.framesPerSecond),
+      addressFrameBurst: int(env, "ADDRESS_SIGNALLING_BURST", DEFAULT_SOCKET_LIMITS.addressFrameBurst),
+      addressFramesPerSecond: int(
+        env,
+        "ADDRESS_SIGNALLING_PER_SECOND",
+        DEFAULT_SOCKET_LIMITS.addressFramesPerSecond,
+      ),
+      addressTextsPerSecond: int(
+        env,
+        "ADDRESS_TEXTS_PER_SECOND",
+        DEFAULT_SOCKET_LIMITS.addressTextsPerSecond,
+      ),
+      connectionsPerAddress: int(
+        env,
+        "MAX_CONNECTIONS_PER_ADDRESS",
+        DEFAULT_SOCKET_LIMITS.connectionsPerAddress,
+      ),
+      connectionAttemptsPerMinute: int(
+        env,
+        "CONNECTIONS_PER_MINUTE",
+        DEFAULT_SOCKET_LIMITS.connectionAttemptsPerMinute,
+      ),
+    },
     conference: {
+      conferences: int(env, "MAX_CONFERENCES", DEFAULT_CONFERENCE_LIMITS.conferences),
       membersPerConference: int(
         env,
         "MAX_MEMBERS_PER_CONFERENCE",

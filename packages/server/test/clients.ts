@@ -58,3 +58,40 @@ export function closeCodeOf(url: string): Promise<{ code: number; reason: string
     socket.on("error", reject);
   });
 }
+
+/** A member's socket without client-core: sends raw frames and records everything it receives. */
+export async function rawSocket(url: string) {
+  const socket = new WebSocket(url);
+  const received: ServerMessage[] = [];
+  const waiters: { match: (m: ServerMessage) => boolean; resolve: (m: ServerMessage) => void }[] = [];
+  socket.on("message", (data) => {
+    const message = JSON.parse(data.toString()) as ServerMessage;
+    received.push(message);
+    for (const w of waiters.splice(0)) {
+      if (w.match(message)) w.resolve(message);
+      else waiters.push(w);
+    }
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    socket.on("close", (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
+  await new Promise<void>((resolve, reject) => {
+    socket.once("open", () => resolve());
+    socket.once("error", reject);
+  });
+  /** The first message, from now on or already received, for which `match` holds. */
+  function next<T extends ServerMessage>(match: (m: ServerMessage) => m is T): Promise<T>;
+  function next(match: (m: ServerMessage) => boolean): Promise<ServerMessage>;
+  function next(match: (m: ServerMessage) => boolean): Promise<ServerMessage> {
+    const seen = received.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve) => waiters.push({ match, resolve }));
+  }
+  return {
+    socket,
+    received,
+    closed,
+    next,
+    send: (message: unknown) => socket.send(typeof message === "string" ? message : JSON.stringify(message)),
+  };
+}

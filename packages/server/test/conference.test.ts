@@ -337,7 +337,7 @@ test("close cancels pending presence timers and closes every connection", async 
   assert.equal(scheduler.pending, 1);
   await service.close();
   assert.equal(scheduler.pending, 0);
-  assert.equal(get("Ada").conn.closedWith?.code, CLOSE_CODES.goingAway);
+  assert.equal(get("Ada").conn.closedWith?.code, CLOSE_CODES.serviceRestart);
 });
 
 test("a text stored while a member is connecting reaches that member", async () => {

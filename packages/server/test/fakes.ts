@@ -6,6 +6,14 @@ import type {
   NormalisedAvatar,
   Scheduler,
 } from "../src/conference/ports.ts";
+import type {
+  InboundPacket,
+  OutboundPacket,
+  PeerState,
+  VoiceOffer,
+  VoicePeer,
+  VoicePeerFactory,
+} from "../src/voice/ports.ts";
 
 /** A clock that moves only when told. */
 export class FakeClock implements Clock {
@@ -74,4 +82,31 @@ export class MemoryAvatarStore {
 /** An avatar as the normaliser would produce it, without running sharp. */
 export function anAvatar(hash = "A".repeat(22), color = "#336699"): NormalisedAvatar {
   return { hash, bytes: new Uint8Array([1, 2, 3]), color };
+}
+
+/** A voice peer that records what the room sends it and lets the test speak through it. */
+export class FakePeer implements VoicePeer {
+  readonly offer: VoiceOffer = { sdp: "v=0", uplinkMid: "0", slots: ["1", "2"] };
+  onPacket: (packet: InboundPacket) => void = () => {};
+  onState: (state: PeerState) => void = () => {};
+  readonly sent: { slot: number; packet: OutboundPacket }[] = [];
+  closed = 0;
+  async acceptAnswer(): Promise<void> {}
+  async addCandidate(): Promise<void> {}
+  send(slot: number, packet: OutboundPacket): void {
+    this.sent.push({ slot, packet: { ...packet } });
+  }
+  close(): void {
+    this.closed++;
+  }
+}
+
+/** Hands out FakePeers and keeps them, newest last, for the test to drive. */
+export class FakePeerFactory implements VoicePeerFactory {
+  readonly peers: FakePeer[] = [];
+  async create(): Promise<VoicePeer> {
+    const peer = new FakePeer();
+    this.peers.push(peer);
+    return peer;
+  }
 }

@@ -10,6 +10,7 @@ const aConference = (over: Partial<ConferenceRecord> = {}): ConferenceRecord => 
   state: "registering",
   createdAt: 1,
   builtAt: null,
+  endedAt: null,
   ...over,
 });
 
@@ -102,6 +103,38 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
         page.map((m) => m.seq),
         [4, 5],
       );
+      const oldest = await store.listVisibleMessages("c1", "m9", { afterSeq: 1, limit: 2, take: "oldest" });
+      assert.deepEqual(
+        oldest.map((m) => m.seq),
+        [2, 3],
+      );
+      await store.close();
+    });
+
+    test("ends a conference once and counts conferences", async () => {
+      const store = await open();
+      await store.createConference(aConference());
+      await store.createConference(aConference({ id: "c2" }));
+      await store.markBuilt("c1", 10);
+      await store.markEnded("c1", 30);
+      await store.markEnded("c1", 40);
+      assert.deepEqual(
+        await store.getConference("c1"),
+        aConference({ state: "ended", builtAt: 10, endedAt: 30 }),
+      );
+      assert.equal((await store.getConference("c2"))?.state, "registering");
+      assert.equal(await store.countConferences(), 2);
+      await store.close();
+    });
+
+    test("finds a member's text by its client id, and only that member's", async () => {
+      const store = await open();
+      await store.createConference(aConference());
+      await store.addMessage(aMessage({ id: "x1", seq: 1, from: "m1", clientId: "same" }));
+      await store.addMessage(aMessage({ id: "x2", seq: 2, from: "m2", clientId: "same" }));
+      assert.equal((await store.findMessageByClientId("c1", "m2", "same"))?.id, "x2");
+      assert.equal((await store.findMessageByClientId("c1", "m3", "same"))?.id, undefined);
+      assert.equal((await store.findMessageByClientId("c2", "m1", "same"))?.id, undefined);
       await store.close();
     });
   });

@@ -22,6 +22,7 @@ test("sqlite keeps everything across a reopen of the same file", async () => {
       state: "built",
       createdAt: 1,
       builtAt: 2,
+      endedAt: null,
     });
     await first.addMessage({
       id: "x",

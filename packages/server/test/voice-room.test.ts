@@ -1,25 +1,7 @@
 import assert from "node:assert/strict";
 import { beforeEach, describe, test } from "node:test";
-import type { InboundPacket, OutboundPacket, PeerState, VoiceOffer, VoicePeer } from "../src/voice/ports.ts";
 import { type SlotNotice, VoiceRoom } from "../src/voice/VoiceRoom.ts";
-import { FakeClock } from "./fakes.ts";
-
-/** A peer that records what the room sends it and lets the test speak through it. */
-class FakePeer implements VoicePeer {
-  readonly offer: VoiceOffer = { sdp: "v=0", uplinkMid: "0", slots: ["1", "2"] };
-  onPacket: (packet: InboundPacket) => void = () => {};
-  onState: (state: PeerState) => void = () => {};
-  readonly sent: { slot: number; packet: OutboundPacket }[] = [];
-  closed = 0;
-  async acceptAnswer(): Promise<void> {}
-  async addCandidate(): Promise<void> {}
-  send(slot: number, packet: OutboundPacket): void {
-    this.sent.push({ slot, packet: { ...packet } });
-  }
-  close(): void {
-    this.closed++;
-  }
-}
+import { FakeClock, FakePeer } from "./fakes.ts";
 
 let clock: FakeClock;
 let room: VoiceRoom;

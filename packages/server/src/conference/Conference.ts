@@ -35,6 +35,10 @@ export class Conference {
     return this.record.state === "built";
   }
 
+  get isEnded(): boolean {
+    return this.record.state === "ended";
+  }
+
   get memberCount(): number {
     return this.membersInSeatOrder.length;
   }
@@ -62,6 +66,11 @@ export class Conference {
   markBuilt(builtAt: number): void {
     this.record.state = "built";
     this.record.builtAt = builtAt;
+  }
+
+  markEnded(endedAt: number): void {
+    this.record.state = "ended";
+    this.record.endedAt = endedAt;
   }
 
   memberInfo(member: MemberRecord): MemberInfo {

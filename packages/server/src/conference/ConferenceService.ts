@@ -19,6 +19,8 @@ import type { MemberRecord, MessageRecord } from "./records.ts";
 import { validName, validTitle } from "./validate.ts";
 
 export interface ConferenceLimits {
+  /** Conferences the server keeps (ended ones count until deleted). */
+  conferences: number;
   membersPerConference: number;
   connectionsPerMember: number;
   /** Texts a member may send at once, then `textsPerSecond` on average. */
@@ -29,6 +31,7 @@ export interface ConferenceLimits {
 }
 
 export const DEFAULT_CONFERENCE_LIMITS: ConferenceLimits = {
+  conferences: 10_000,
   membersPerConference: 5000,
   connectionsPerMember: 5,
   textBurst: 20,
@@ -67,6 +70,8 @@ export class ConferenceService {
   private readonly registrationQueues = new Map<string, Promise<unknown>>();
   private readonly pendingPresence = new Map<string, PendingPresence>();
   private readonly textLimiter: RateLimiter;
+  /** Texts being stored, by conference/sender/clientId: a retransmission racing the original waits for it. */
+  private readonly textsInFlight = new Map<string, Promise<MessageRecord>>();
 
   constructor(deps: ConferenceServiceDeps) {
     this.store = deps.store;
@@ -82,6 +87,8 @@ export class ConferenceService {
 
   async createConference(rawTitle: unknown): Promise<{ id: string; title: string; hostToken: string }> {
     const title = validTitle(rawTitle);
+    if ((await this.store.countConferences()) >= this.limits.conferences)
+      throw new RoundtableError("server_full", "this server cannot take more conferences");
     const id = this.ids.id();
     const hostToken = this.ids.token();
     await this.store.createConference({
@@ -91,6 +98,7 @@ export class ConferenceService {
       state: "registering",
       createdAt: this.clock.now(),
       builtAt: null,
+      endedAt: null,
     });
     return { id, title, hostToken };
   }
@@ -138,8 +146,7 @@ export class ConferenceService {
     const run = previous
       .catch(() => {})
       .then(async () => {
-        if (conference.memberCount >= this.limits.membersPerConference)
-          throw new RoundtableError("conference_full", "this conference has no free seat");
+        this.assertRoomForOneMore(conference);
         await this.avatars.save(avatar);
         const token = this.ids.token();
         const member: MemberRecord = {
@@ -167,7 +174,11 @@ export class ConferenceService {
 
   /** Checks a conference exists and has room, for the HTTP edge to fail fast before image work. */
   async assertCanRegister(conferenceId: string): Promise<void> {
-    const conference = await this.conference(conferenceId);
+    this.assertRoomForOneMore(await this.conference(conferenceId));
+  }
+
+  private assertRoomForOneMore(conference: Conference): void {
+    assertNotEnded(conference);
     if (conference.memberCount >= this.limits.membersPerConference)
       throw new RoundtableError("conference_full", "this conference has no free seat");
   }
@@ -179,12 +190,30 @@ export class ConferenceService {
   async build(conferenceId: string, bearer: string | undefined): Promise<{ alreadyBuilt: boolean }> {
     const conference = await this.conference(conferenceId);
     await this.authorizeHost(conference, bearer);
+    assertNotEnded(conference);
     if (conference.isBuilt) return { alreadyBuilt: true };
     const builtAt = this.clock.now();
     await this.store.markBuilt(conferenceId, builtAt);
     conference.markBuilt(builtAt);
     conference.broadcast(conference.encodedBuildMessage());
     return { alreadyBuilt: false };
+  }
+
+  /**
+   * Ends the conference for good: every connection hears `ended` and is closed with
+   * `CLOSE_CODES.ended`; later connections and registrations are refused. History stays readable.
+   * Ending it again changes nothing.
+   */
+  async end(conferenceId: string, bearer: string | undefined): Promise<{ alreadyEnded: boolean }> {
+    const conference = await this.conference(conferenceId);
+    await this.authorizeHost(conference, bearer);
+    if (conference.isEnded) return { alreadyEnded: true };
+    const endedAt = this.clock.now();
+    await this.store.markEnded(conferenceId, endedAt);
+    conference.markEnded(endedAt);
+    conference.broadcast(encode({ type: "ended", endedAt }));
+    conference.closeAll(CLOSE_CODES.ended, "the host ended this conference");
+    return { alreadyEnded: false };
   }
 
   private async authorizeHost(conference: Conference, bearer: string | undefined): Promise<void> {
@@ -209,16 +238,18 @@ export class ConferenceService {
 
   /**
    * Attaches an authenticated member's connection: it receives hello, then the lobby or the build
-   * message, then the texts it may see (after `sinceSeq`). Returns the function that detaches it.
+   * message, then the texts it may see: the newest ones, or with `sinceSeq` (a resumed connection)
+   * every one after that seq. Returns the function that detaches it.
    */
   async connect(
     conferenceId: string,
     memberId: string,
     connection: MemberConnection,
-    sinceSeq = 0,
+    sinceSeq?: number,
   ): Promise<() => void> {
     const conference = await this.conference(conferenceId);
     if (!conference.member(memberId)) throw new RoundtableError("unauthorized", "not a member");
+    assertNotEnded(conference);
     if (conference.connectionCount(memberId) >= this.limits.connectionsPerMember) {
       connection.close(CLOSE_CODES.tooManyConnections, "too many connections for this member");
       return () => {};
@@ -236,23 +267,54 @@ export class ConferenceService {
       type: "hello",
       protocolVersion: PROTOCOL_VERSION,
       memberId,
-      conference: { id: conference.id, title: conference.record.title, state: conference.record.state },
+      conference: {
+        id: conference.id,
+        title: conference.record.title,
+        state: conference.isBuilt ? "built" : "registering",
+      },
       online: conference.onlineMemberIds(),
     };
     connection.send(encode(hello));
     connection.send(conference.isBuilt ? conference.encodedBuildMessage() : conference.encodedLobbyMessage());
     if (cameOnline) this.presenceChanged(conference, memberId, true);
     try {
-      const history = await this.store.listVisibleMessages(conferenceId, memberId, {
-        afterSeq: sinceSeq,
-        limit: LIMITS.historyMax,
-      });
-      connection.send(encode({ type: "history", messages: history.map(toWire) }));
+      await this.sendHistory(conferenceId, memberId, connection, sinceSeq);
     } catch (error) {
       detach();
       throw error;
     }
     return detach;
+  }
+
+  /**
+   * A fresh connection gets the newest texts; a resumed one gets every text after the seq it last
+   * saw, page by page, so a long drop loses nothing.
+   */
+  private async sendHistory(
+    conferenceId: string,
+    memberId: string,
+    connection: MemberConnection,
+    sinceSeq: number | undefined,
+  ): Promise<void> {
+    const limit = LIMITS.historyMax;
+    if (sinceSeq === undefined) {
+      const newest = await this.store.listVisibleMessages(conferenceId, memberId, { limit });
+      connection.send(encode({ type: "history", messages: newest.map(toWire) }));
+      return;
+    }
+    let afterSeq = sinceSeq;
+    for (;;) {
+      const page = await this.store.listVisibleMessages(conferenceId, memberId, {
+        afterSeq,
+        limit,
+        take: "oldest",
+      });
+      const more = page.length === limit;
+      connection.send(encode({ type: "history", messages: page.map(toWire), ...(more ? { more } : {}) }));
+      const last = page.at(-1);
+      if (!more || !last) return;
+      afterSeq = last.seq;
+    }
   }
 
   private presenceChanged(conference: Conference, memberId: string, online: boolean): void {
@@ -282,10 +344,43 @@ export class ConferenceService {
 
   // ------------------------------------------------------------ text
 
-  /** Stores a text and delivers it to its audience and back to the sender; nobody else sees it. */
+  /**
+   * Stores a text and delivers it to its audience and back to the sender; nobody else sees it.
+   * A text whose (sender, clientId) is already stored is not stored or delivered again: only the
+   * sender's acknowledgement is repeated, which makes a client's retransmission after a drop safe.
+   */
   async sendText(conferenceId: string, fromId: string, message: SendTextMessage): Promise<TextMessage> {
     const conference = await this.conference(conferenceId);
     if (!conference.member(fromId)) throw new RoundtableError("unauthorized", "not a member");
+    const { clientId } = message;
+    if (!clientId) return toWire(await this.storeText(conference, fromId, message));
+    const key = `${conferenceId}/${fromId}/${clientId}`;
+    const inFlight = this.textsInFlight.get(key);
+    if (inFlight) return this.acknowledgeAgain(conference, fromId, await inFlight);
+    const stored = await this.store.findMessageByClientId(conferenceId, fromId, clientId);
+    if (stored) return this.acknowledgeAgain(conference, fromId, stored);
+    const storing = this.storeText(conference, fromId, message);
+    this.textsInFlight.set(key, storing);
+    try {
+      return toWire(await storing);
+    } finally {
+      this.textsInFlight.delete(key);
+    }
+  }
+
+  private acknowledgeAgain(conference: Conference, fromId: string, record: MessageRecord): TextMessage {
+    const wire = toWire(record);
+    conference.sendTo([fromId], encode(wire));
+    return wire;
+  }
+
+  private async storeText(
+    conference: Conference,
+    fromId: string,
+    message: SendTextMessage,
+  ): Promise<MessageRecord> {
+    const conferenceId = conference.id;
+    assertNotEnded(conference);
     if (message.text.trim().length === 0)
       throw new RoundtableError("invalid_message", "text must not be blank");
     const to = this.resolveAudience(conference, message.to);
@@ -304,10 +399,8 @@ export class ConferenceService {
     };
     await this.store.addMessage(record);
 
-    const forRecipients = toWire({ ...record, clientId: null });
-    const forSender = toWire(record);
-    const recipientFrame = encode(forRecipients);
-    const senderFrame = record.clientId ? encode(forSender) : recipientFrame;
+    const recipientFrame = encode(toWire({ ...record, clientId: null }));
+    const senderFrame = record.clientId ? encode(toWire(record)) : recipientFrame;
     if (to === "all") conference.broadcastExcept(fromId, recipientFrame);
     else
       conference.sendTo(
@@ -315,7 +408,7 @@ export class ConferenceService {
         recipientFrame,
       );
     conference.sendTo([fromId], senderFrame);
-    return forSender;
+    return record;
   }
 
   private resolveAudience(conference: Conference, to: Audience): Audience {
@@ -336,12 +429,16 @@ export class ConferenceService {
   }
 
   /** Closes every open connection (server shutdown) and cancels pending timers. */
-  async close(code: number = CLOSE_CODES.goingAway, reason = "server shutting down"): Promise<void> {
+  async close(code: number = CLOSE_CODES.serviceRestart, reason = "server restarting"): Promise<void> {
     for (const pending of this.pendingPresence.values()) pending.cancel();
     this.pendingPresence.clear();
     const loaded = await Promise.allSettled(this.loaded.values());
     for (const result of loaded) if (result.status === "fulfilled") result.value.closeAll(code, reason);
   }
+}
+
+function assertNotEnded(conference: Conference): void {
+  if (conference.isEnded) throw new RoundtableError("conference_ended", "the host ended this conference");
 }
 
 function toWire(record: MessageRecord): TextMessage {

@@ -22,6 +22,8 @@ export interface IdSource {
 
 /** One open connection of a member (a WebSocket in production, an array in tests). */
 export interface MemberConnection {
+  /** The remote address, for limits shared by everyone behind it. */
+  readonly address?: string;
   /** Sends an already encoded server message (UTF-8 JSON). */
   send(frame: Uint8Array): void;
   close(code: number, reason: string): void;

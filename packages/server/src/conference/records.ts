@@ -9,6 +9,7 @@ export interface ConferenceRecord {
   state: ConferenceState;
   createdAt: number;
   builtAt: number | null;
+  endedAt: number | null;
 }
 
 export interface MemberRecord {

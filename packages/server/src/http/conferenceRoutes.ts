@@ -82,6 +82,11 @@ export function conferenceRoutes(app: FastifyInstance, options: ConferenceRouteO
     return { state: "built", alreadyBuilt: result.alreadyBuilt };
   });
 
+  app.post<{ Params: IdParams }>("/api/conferences/:id/end", async (request) => {
+    const result = await service.end(request.params.id, bearerToken(request));
+    return { state: "ended", alreadyEnded: result.alreadyEnded };
+  });
+
   app.get<{ Params: IdParams; Querystring: { since?: string } }>(
     "/api/conferences/:id/messages",
     async (request) => {
@@ -96,6 +101,14 @@ export function conferenceRoutes(app: FastifyInstance, options: ConferenceRouteO
 
 /** Reads the `name` field and the `avatar` file; the file size limit answers 413 while streaming. */
 async function readRegistration(request: FastifyRequest): Promise<{ name: unknown; avatarBytes?: Buffer }> {
+  try {
+    return await readParts(request);
+  } catch (error) {
+    throw registrationError(error);
+  }
+}
+
+async function readParts(request: FastifyRequest): Promise<{ name: unknown; avatarBytes?: Buffer }> {
   let name: unknown;
   let avatarBytes: Buffer | undefined;
   for await (const part of request.parts()) {
@@ -104,19 +117,34 @@ async function readRegistration(request: FastifyRequest): Promise<{ name: unknow
         await (part as MultipartFile).toBuffer();
         throw new RoundtableError("bad_request", `unexpected file field "${part.fieldname}"`);
       }
-      try {
-        avatarBytes = await part.toBuffer();
-      } catch (error) {
-        if ((error as { code?: string }).code === "FST_REQ_FILE_TOO_LARGE")
-          throw new RoundtableError(
-            "image_too_large",
-            `the avatar must be at most ${LIMITS.avatarFileMax / 1024 / 1024} MB`,
-          );
-        throw error;
-      }
+      avatarBytes = await part.toBuffer();
     } else if (part.fieldname === "name") {
       name = part.value;
     }
   }
   return avatarBytes ? { name, avatarBytes } : { name };
+}
+
+/**
+ * The multipart parser's errors as the API's: busboy's own (no boundary, a truncated body) carry no
+ * status and would otherwise surface as 500, and too many parts is a bad request, not a large image.
+ */
+function registrationError(error: unknown): unknown {
+  if (error instanceof RoundtableError) return error;
+  switch ((error as { code?: string }).code) {
+    case "FST_REQ_FILE_TOO_LARGE":
+      return new RoundtableError(
+        "image_too_large",
+        `the avatar must be at most ${LIMITS.avatarFileMax / 1024 / 1024} MB`,
+      );
+    case "FST_PARTS_LIMIT":
+    case "FST_FILES_LIMIT":
+    case "FST_FIELDS_LIMIT":
+      return new RoundtableError("bad_request", "send only the fields name and avatar");
+    default:
+      return new RoundtableError(
+        "bad_request",
+        `malformed multipart body: ${error instanceof Error ? error.message : "unreadable"}`,
+      );
+  }
 }

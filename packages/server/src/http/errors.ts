@@ -15,6 +15,8 @@ const STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   conference_full: 409,
   rate_limited: 429,
+  conference_ended: 410,
+  server_full: 503,
   internal: 500,
 };
 

@@ -3,30 +3,54 @@ import type { FastifyInstance } from "fastify";
 import type { ConferenceService } from "../conference/ConferenceService.ts";
 import { RoundtableError } from "../conference/errors.ts";
 import type { VoiceService } from "../voice/VoiceService.ts";
-import { MemberSocket } from "./MemberSocket.ts";
+import { closeCodeFor, MemberSocket } from "./MemberSocket.ts";
+import type { SocketGuard } from "./SocketGuard.ts";
 
 /**
- * `GET /api/conferences/:id/ws?token=...&since=N`. The upgrade is accepted, then a bad token closes
- * the socket with 4001 (4004 for an unknown conference): browsers cannot read an HTTP status from
- * a refused upgrade, but they can read a close code, and so stop retrying.
+ * `GET /api/conferences/:id/ws?token=...[&since=N]`. The upgrade is accepted, then a bad token closes
+ * the socket with 4001 (4004 for an unknown conference, 4010 for an ended one): browsers cannot
+ * read an HTTP status from a refused upgrade, but they can read a close code, and so stop retrying.
+ * An address over its connection limits is closed with 4029 before the token is even looked at.
  */
-export function socketRoute(app: FastifyInstance, service: ConferenceService, voice: VoiceService): void {
+export function socketRoute(
+  app: FastifyInstance,
+  service: ConferenceService,
+  voice: VoiceService,
+  guard: SocketGuard,
+): void {
   app.get<{ Params: { id: string }; Querystring: { token?: string; since?: string } }>(
     "/api/conferences/:id/ws",
     { websocket: true },
     async (socket, request) => {
+      const admitted = guard.admitConnection(request.ip);
+      if ("refused" in admitted) {
+        socket.close(CLOSE_CODES.rateLimited, admitted.refused);
+        return;
+      }
       const { id } = request.params;
       let memberId: string;
       try {
         memberId = (await service.authenticateMember(id, request.query.token)).id;
       } catch (error) {
-        const notFound = error instanceof RoundtableError && error.code === "not_found";
-        socket.close(notFound ? CLOSE_CODES.notFound : CLOSE_CODES.unauthorized, (error as Error).message);
+        admitted.release();
+        const code = error instanceof RoundtableError ? closeCodeFor(error) : CLOSE_CODES.unauthorized;
+        socket.close(code, (error as Error).message);
         return;
       }
-      const since = Number(request.query.since ?? 0);
-      const member = new MemberSocket(socket, service, voice, id, memberId, request.log);
-      await member.start(Number.isSafeInteger(since) && since > 0 ? since : 0);
+      // With `since` (0 included) the client resumes and gets every text after it; without, the newest.
+      const since = request.query.since === undefined ? undefined : Number(request.query.since);
+      const member = new MemberSocket(
+        socket,
+        service,
+        voice,
+        guard,
+        id,
+        memberId,
+        request.ip,
+        request.log,
+        admitted.release,
+      );
+      await member.start(since !== undefined && Number.isSafeInteger(since) && since >= 0 ? since : undefined);
     },
   );
 }

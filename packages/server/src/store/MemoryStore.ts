@@ -26,6 +26,18 @@ export class MemoryStore implements Store {
     }
   }
 
+  async markEnded(id: string, endedAt: number): Promise<void> {
+    const found = this.conferences.get(id);
+    if (found && found.state !== "ended") {
+      found.state = "ended";
+      found.endedAt = endedAt;
+    }
+  }
+
+  async countConferences(): Promise<number> {
+    return this.conferences.size;
+  }
+
   async addMember(member: MemberRecord): Promise<void> {
     if (this.membersByToken.has(member.tokenHash)) throw new Error("duplicate token");
     const list = this.members.get(member.conferenceId) ?? [];
@@ -49,6 +61,15 @@ export class MemoryStore implements Store {
     this.messages.set(message.conferenceId, list);
   }
 
+  async findMessageByClientId(
+    conferenceId: string,
+    from: string,
+    clientId: string,
+  ): Promise<MessageRecord | undefined> {
+    const found = this.messages.get(conferenceId)?.find((m) => m.from === from && m.clientId === clientId);
+    return found && structuredClone(found);
+  }
+
   async lastSeq(conferenceId: string): Promise<number> {
     return this.messages.get(conferenceId)?.at(-1)?.seq ?? 0;
   }
@@ -56,12 +77,17 @@ export class MemoryStore implements Store {
   async listVisibleMessages(
     conferenceId: string,
     memberId: string,
-    { afterSeq = 0, limit }: { afterSeq?: number; limit: number },
+    {
+      afterSeq = 0,
+      limit,
+      take = "newest",
+    }: { afterSeq?: number; limit: number; take?: "newest" | "oldest" },
   ): Promise<MessageRecord[]> {
     const visible = (this.messages.get(conferenceId) ?? []).filter(
       (m) => m.seq > afterSeq && (m.to === "all" || m.from === memberId || m.to.includes(memberId)),
     );
-    return visible.slice(-limit).map((m) => structuredClone(m));
+    const page = take === "oldest" ? visible.slice(0, limit) : visible.slice(-limit);
+    return page.map((m) => structuredClone(m));
   }
 
   async close(): Promise<void> {}

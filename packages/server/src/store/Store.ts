@@ -9,22 +9,33 @@ export interface Store {
   createConference(conference: ConferenceRecord): Promise<void>;
   getConference(id: string): Promise<ConferenceRecord | undefined>;
   markBuilt(id: string, builtAt: number): Promise<void>;
+  /** Ends a conference for good; ending it again changes nothing. */
+  markEnded(id: string, endedAt: number): Promise<void>;
+  /** How many conferences exist (ended ones included), for the server-wide limit. */
+  countConferences(): Promise<number>;
 
   addMember(member: MemberRecord): Promise<void>;
   listMembers(conferenceId: string): Promise<MemberRecord[]>;
   findMemberByTokenHash(tokenHash: string): Promise<MemberRecord | undefined>;
 
   addMessage(message: MessageRecord): Promise<void>;
+  /** The text a member sent with this `clientId`, if any: a retransmission is acknowledged, not stored twice. */
+  findMessageByClientId(
+    conferenceId: string,
+    from: string,
+    clientId: string,
+  ): Promise<MessageRecord | undefined>;
   /** The highest text sequence number of a conference, 0 when it has none. */
   lastSeq(conferenceId: string): Promise<number>;
   /**
-   * Texts the member may see (to all, from them, or addressed to them), oldest first: the newest
-   * `limit` of them with a sequence number above `afterSeq`.
+   * Texts the member may see (to all, from them, or addressed to them) with a sequence number above
+   * `afterSeq`, returned oldest first: the newest `limit` of them, or with `take: "oldest"` the oldest
+   * `limit` (for paging forward through everything missed).
    */
   listVisibleMessages(
     conferenceId: string,
     memberId: string,
-    options: { afterSeq?: number; limit: number },
+    options: { afterSeq?: number; limit: number; take?: "newest" | "oldest" },
   ): Promise<MessageRecord[]>;
 
   close(): Promise<void>;

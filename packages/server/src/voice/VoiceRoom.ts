@@ -18,8 +18,15 @@ interface Participant {
   notify: (notice: SlotNotice) => void;
   /** The flood guard: a microphone's packets beyond a voice stream's rate are dropped. */
   budget: TokenBucket;
+  /** Shared by every member voicing from the same address, when the service gives one. */
+  addressBudget: TokenBucket | undefined;
   /** Who hears this member now; recomputed when the target or the room changes, not per packet. */
   audience: Participant[];
+}
+
+export interface VoiceFloodLimits {
+  packetsPerSecond: number;
+  packetBurst: number;
 }
 
 /**
@@ -27,8 +34,7 @@ interface Participant {
  * of 3 s worth so a sender catching up after a stall, or packets queued while the server paused,
  * still pass.
  */
-const PACKETS_PER_SECOND = 60;
-const PACKET_BURST = 150;
+export const DEFAULT_VOICE_FLOOD: VoiceFloodLimits = { packetsPerSecond: 60, packetBurst: 150 };
 
 /**
  * Voice in one conference: who is connected, whom each speaks to, and which slot of each listener
@@ -44,6 +50,7 @@ export class VoiceRoom {
   constructor(
     private readonly clock: Clock,
     private readonly policy: SlotPolicy = DEFAULT_SLOT_POLICY,
+    private readonly flood: VoiceFloodLimits = DEFAULT_VOICE_FLOOD,
   ) {}
 
   get size(): number {
@@ -51,7 +58,12 @@ export class VoiceRoom {
   }
 
   /** Adds (or replaces) a member's peer. Their target and mute state carry over a replacement. */
-  join(memberId: string, peer: VoicePeer, notify: (notice: SlotNotice) => void): void {
+  join(
+    memberId: string,
+    peer: VoicePeer,
+    notify: (notice: SlotNotice) => void,
+    addressBudget?: TokenBucket,
+  ): void {
     const previous = this.participants.get(memberId);
     if (previous) this.leave(memberId);
     const streams = Array.from({ length: this.policy.slots }, () => new SlotStream());
@@ -63,7 +75,8 @@ export class VoiceRoom {
       slots: new ListenerSlots(this.policy, (change) => this.announce(participant, change)),
       streams,
       notify,
-      budget: new TokenBucket(PACKET_BURST, PACKETS_PER_SECOND, this.clock),
+      budget: new TokenBucket(this.flood.packetBurst, this.flood.packetsPerSecond, this.clock),
+      addressBudget,
       audience: [],
     };
     this.participants.set(memberId, participant);
@@ -147,7 +160,7 @@ export class VoiceRoom {
   private forward(speaker: Participant, packet: InboundPacket): void {
     if (speaker.muted) return;
     const now = this.clock.now();
-    if (!speaker.budget.take()) {
+    if (!speaker.budget.take() || (speaker.addressBudget && !speaker.addressBudget.take())) {
       this.dropped++;
       return;
     }

@@ -4,9 +4,23 @@ import type { ConferenceService } from "../conference/ConferenceService.ts";
 import { encode } from "../conference/encode.ts";
 import { RoundtableError } from "../conference/errors.ts";
 import type { Clock, MemberConnection } from "../conference/ports.ts";
+import { RateLimiter, TokenBucket } from "../limits/TokenBucket.ts";
 import { DEFAULT_SLOT_POLICY, type SlotPolicy } from "./ListenerSlots.ts";
 import type { VoicePeerFactory } from "./ports.ts";
-import { VoiceRoom } from "./VoiceRoom.ts";
+import { DEFAULT_VOICE_FLOOD, type VoiceFloodLimits, VoiceRoom } from "./VoiceRoom.ts";
+
+export interface VoiceLimits extends VoiceFloodLimits {
+  /** Voice packets per second from all members behind one address together. */
+  addressPacketsPerSecond: number;
+  /** Voice (re)joins a member may start per minute: each one costs a peer connection. */
+  joinsPerMinute: number;
+}
+
+export const DEFAULT_VOICE_LIMITS: VoiceLimits = {
+  ...DEFAULT_VOICE_FLOOD,
+  addressPacketsPerSecond: 3000,
+  joinsPerMinute: 30,
+};
 
 type Candidate = Omit<z.infer<typeof VoiceCandidateMessage>, "type">;
 
@@ -19,18 +33,37 @@ export class VoiceService {
   private readonly rooms = new Map<string, VoiceRoom>();
   /** Which connection asked for each member's voice: its socket closing ends that voice. */
   private readonly owners = new Map<string, MemberConnection>();
+  /** One packet budget per remote address, shared by its members while any of them has voice. */
+  private readonly addressBudgets = new Map<string, { bucket: TokenBucket; users: Set<string> }>();
+  private readonly joinLimiter: RateLimiter;
+  readonly limits: VoiceLimits;
 
   constructor(
     private readonly conferences: ConferenceService,
     private readonly peers: VoicePeerFactory,
     private readonly clock: Clock,
     readonly policy: SlotPolicy = DEFAULT_SLOT_POLICY,
-  ) {}
+    limits: Partial<VoiceLimits> = {},
+  ) {
+    this.limits = { ...DEFAULT_VOICE_LIMITS, ...limits };
+    const joins = this.limits.joinsPerMinute;
+    this.joinLimiter = new RateLimiter(Math.max(1, Math.min(10, joins)), joins / 60, clock);
+  }
 
-  room(conferenceId: string): VoiceRoom {
+  /** The conference's voice room, if anyone has voice there. */
+  room(conferenceId: string): VoiceRoom | undefined {
+    return this.rooms.get(conferenceId);
+  }
+
+  /** Rooms with at least one member in voice (for tests and metrics). */
+  get roomCount(): number {
+    return this.rooms.size;
+  }
+
+  private openRoom(conferenceId: string): VoiceRoom {
     let room = this.rooms.get(conferenceId);
     if (!room) {
-      room = new VoiceRoom(this.clock, this.policy);
+      room = new VoiceRoom(this.clock, this.policy, this.limits);
       this.rooms.set(conferenceId, room);
     }
     return room;
@@ -40,11 +73,19 @@ export class VoiceService {
   async join(conferenceId: string, memberId: string, connection: MemberConnection): Promise<void> {
     const conference = await this.conferences.conference(conferenceId);
     if (!conference.member(memberId)) throw new RoundtableError("unauthorized", "not a member");
-    const peer = await this.peers.create(this.policy.slots);
-    const room = this.room(conferenceId);
+    if (conference.isEnded) throw new RoundtableError("conference_ended", "the host ended this conference");
     const key = `${conferenceId}/${memberId}`;
+    if (!this.joinLimiter.take(key))
+      throw new RoundtableError("rate_limited", "voice restarted too often; wait a moment");
+    const peer = await this.peers.create(this.policy.slots);
+    const room = this.openRoom(conferenceId);
     this.owners.set(key, connection);
-    room.join(memberId, peer, (notice) => connection.send(encode({ type: "voice-slot", ...notice })));
+    room.join(
+      memberId,
+      peer,
+      (notice) => connection.send(encode({ type: "voice-slot", ...notice })),
+      this.addressBudget(key, connection.address),
+    );
     peer.onState = (state) => {
       if ((state === "failed" || state === "closed") && room.peerOf(memberId) === peer)
         this.leave(conferenceId, memberId);
@@ -85,12 +126,12 @@ export class VoiceService {
         );
     }
     this.requirePeer(conferenceId, memberId);
-    this.room(conferenceId).setTarget(memberId, to === "all" ? "all" : [...new Set(to)]);
+    this.rooms.get(conferenceId)?.setTarget(memberId, to === "all" ? "all" : [...new Set(to)]);
   }
 
   setMuted(conferenceId: string, memberId: string, muted: boolean): void {
-    const room = this.room(conferenceId);
-    if (!room.has(memberId)) throw new RoundtableError("invalid_message", "voice is not connected");
+    const room = this.rooms.get(conferenceId);
+    if (!room?.has(memberId)) throw new RoundtableError("invalid_message", "voice is not connected");
     room.setMuted(memberId, muted);
     this.broadcastState(conferenceId, memberId, true, muted);
   }
@@ -100,8 +141,29 @@ export class VoiceService {
     const room = this.rooms.get(conferenceId);
     if (!room?.has(memberId)) return;
     room.leave(memberId);
-    this.owners.delete(`${conferenceId}/${memberId}`);
+    if (room.size === 0) this.rooms.delete(conferenceId);
+    const key = `${conferenceId}/${memberId}`;
+    this.owners.delete(key);
+    this.releaseAddressBudget(key);
     this.broadcastState(conferenceId, memberId, false, false);
+  }
+
+  private addressBudget(key: string, address: string | undefined): TokenBucket | undefined {
+    this.releaseAddressBudget(key);
+    if (address === undefined) return undefined;
+    let entry = this.addressBudgets.get(address);
+    if (!entry) {
+      const perSecond = this.limits.addressPacketsPerSecond;
+      entry = { bucket: new TokenBucket(perSecond * 3, perSecond, this.clock), users: new Set() };
+      this.addressBudgets.set(address, entry);
+    }
+    entry.users.add(key);
+    return entry.bucket;
+  }
+
+  private releaseAddressBudget(key: string): void {
+    for (const [address, entry] of this.addressBudgets)
+      if (entry.users.delete(key) && entry.users.size === 0) this.addressBudgets.delete(address);
   }
 
   /** A socket closed: if it carried that member's voice, the voice ends too. */
@@ -123,6 +185,7 @@ export class VoiceService {
     for (const room of this.rooms.values()) room.close();
     this.rooms.clear();
     this.owners.clear();
+    this.addressBudgets.clear();
   }
 
   private requirePeer(conferenceId: string, memberId: string) {

@@ -50,6 +50,14 @@ const toMessage = (r: MessageRow): MessageRecord => ({
   clientId: r.client_id,
 });
 
+function visibleQuery(order: "ASC" | "DESC"): string {
+  return `
+    SELECT * FROM messages WHERE conference_id = @c AND seq > @after AND (
+      to_all = 1 OR from_id = @m OR seq IN (
+        SELECT seq FROM message_recipients WHERE conference_id = @c AND member_id = @m AND seq > @after))
+    ORDER BY seq ${order} LIMIT @limit`;
+}
+
 /** The embedded default Store: one SQLite file in WAL mode. `":memory:"` works for tests. */
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
@@ -72,6 +80,8 @@ export class SqliteStore implements Store {
       markBuilt: db.prepare(
         "UPDATE conferences SET state = 'built', built_at = ? WHERE id = ? AND state <> 'built'",
       ),
+      markEnded: db.prepare("UPDATE conferences SET ended_at = ? WHERE id = ? AND ended_at IS NULL"),
+      countConferences: db.prepare("SELECT COUNT(*) AS n FROM conferences"),
       insertMember: db.prepare(
         "INSERT INTO members (id, conference_id, name, token_hash, avatar_hash, avatar_color, seat, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       ),
@@ -83,12 +93,12 @@ export class SqliteStore implements Store {
       insertRecipient: db.prepare(
         "INSERT OR IGNORE INTO message_recipients (conference_id, member_id, seq) VALUES (?, ?, ?)",
       ),
+      messageByClientId: db.prepare(
+        "SELECT * FROM messages WHERE conference_id = ? AND from_id = ? AND client_id = ? LIMIT 1",
+      ),
       lastSeq: db.prepare("SELECT COALESCE(MAX(seq), 0) AS seq FROM messages WHERE conference_id = ?"),
-      visible: db.prepare(`
-        SELECT * FROM messages WHERE conference_id = @c AND seq > @after AND (
-          to_all = 1 OR from_id = @m OR seq IN (
-            SELECT seq FROM message_recipients WHERE conference_id = @c AND member_id = @m AND seq > @after))
-        ORDER BY seq DESC LIMIT @limit`),
+      visibleNewest: db.prepare(visibleQuery("DESC")),
+      visibleOldest: db.prepare(visibleQuery("ASC")),
     };
   }
 
@@ -115,6 +125,7 @@ export class SqliteStore implements Store {
           state: "registering" | "built";
           created_at: number;
           built_at: number | null;
+          ended_at: number | null;
         }
       | undefined;
     return (
@@ -122,15 +133,24 @@ export class SqliteStore implements Store {
         id: r.id,
         title: r.title,
         hostTokenHash: r.host_token_hash,
-        state: r.state,
+        state: r.ended_at === null ? r.state : "ended",
         createdAt: r.created_at,
         builtAt: r.built_at,
+        endedAt: r.ended_at,
       }
     );
   }
 
   async markBuilt(id: string, builtAt: number): Promise<void> {
     this.stmts.markBuilt.run(builtAt, id);
+  }
+
+  async markEnded(id: string, endedAt: number): Promise<void> {
+    this.stmts.markEnded.run(endedAt, id);
+  }
+
+  async countConferences(): Promise<number> {
+    return (this.stmts.countConferences.get() as { n: number }).n;
   }
 
   async addMember(m: MemberRecord): Promise<void> {
@@ -176,6 +196,15 @@ export class SqliteStore implements Store {
     this.insertMessageTx(m);
   }
 
+  async findMessageByClientId(
+    conferenceId: string,
+    from: string,
+    clientId: string,
+  ): Promise<MessageRecord | undefined> {
+    const r = this.stmts.messageByClientId.get(conferenceId, from, clientId) as MessageRow | undefined;
+    return r && toMessage(r);
+  }
+
   async lastSeq(conferenceId: string): Promise<number> {
     return (this.stmts.lastSeq.get(conferenceId) as { seq: number }).seq;
   }
@@ -183,15 +212,16 @@ export class SqliteStore implements Store {
   async listVisibleMessages(
     conferenceId: string,
     memberId: string,
-    { afterSeq = 0, limit }: { afterSeq?: number; limit: number },
-  ): Promise<MessageRecord[]> {
-    const rows = this.stmts.visible.all({
-      c: conferenceId,
-      m: memberId,
-      after: afterSeq,
+    {
+      afterSeq = 0,
       limit,
-    }) as MessageRow[];
-    return rows.reverse().map(toMessage);
+      take = "newest",
+    }: { afterSeq?: number; limit: number; take?: "newest" | "oldest" },
+  ): Promise<MessageRecord[]> {
+    const query = take === "oldest" ? this.stmts.visibleOldest : this.stmts.visibleNewest;
+    const rows = query.all({ c: conferenceId, m: memberId, after: afterSeq, limit }) as MessageRow[];
+    if (take === "newest") rows.reverse();
+    return rows.map(toMessage);
   }
 
   async close(): Promise<void> {

@@ -41,4 +41,10 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX messages_from ON messages (conference_id, from_id, seq);
   `,
+  // 2: ending conferences (kept as a column: SQLite cannot widen the state CHECK without a table
+  // rebuild) and finding a member's text by client id, so a retransmission is not stored twice.
+  `
+  ALTER TABLE conferences ADD COLUMN ended_at INTEGER;
+  CREATE INDEX messages_client ON messages (conference_id, from_id, client_id) WHERE client_id IS NOT NULL;
+  `,
 ];
