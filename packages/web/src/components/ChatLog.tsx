@@ -1,7 +1,10 @@
-import type { ChatEntry } from "@roundtable/client-core";
+import type { ChatEntry, OutboxText } from "@roundtable/client-core";
 import type { MemberInfo } from "@roundtable/protocol";
 import { useLayoutEffect, useRef } from "preact/hooks";
+import { listNames } from "../lib/format.ts";
 import { ChatMessage } from "./ChatMessage.tsx";
+import { Icon } from "./Icon.tsx";
+import { MemberAvatar } from "./MemberAvatar.tsx";
 
 /** How close to the bottom (px) still counts as "reading the latest", so new texts scroll into view. */
 const STICK_PX = 48;
@@ -9,16 +12,19 @@ const STICK_PX = 48;
 /**
  * Every text this member may see, oldest first. It follows new texts while the reader is at the
  * bottom and leaves the scroll position alone while they read older ones; their own texts always
- * scroll into view.
+ * scroll into view. Texts of this member's that the server has not confirmed yet come last, marked
+ * as sending, until they come back as ordinary entries.
  */
 export function ChatLog({
   entries,
   selfId,
   memberOf,
+  pending = [],
 }: {
   entries: readonly ChatEntry[];
   selfId: string | undefined;
   memberOf: (id: string) => MemberInfo | undefined;
+  pending?: readonly OutboxText[];
 }) {
   const list = useRef<HTMLOListElement>(null);
   const atBottom = useRef(true);
@@ -27,8 +33,8 @@ export function ChatLog({
 
   useLayoutEffect(() => {
     const el = list.current;
-    if (el && (atBottom.current || last?.own)) el.scrollTop = el.scrollHeight;
-  }, [last]);
+    if (el && (atBottom.current || last?.own || pending.length > 0)) el.scrollTop = el.scrollHeight;
+  }, [last, pending.length]);
 
   const onScroll = () => {
     const el = list.current;
@@ -42,7 +48,9 @@ export function ChatLog({
       </h2>
       {/* biome-ignore lint/a11y/noNoninteractiveTabindex: the log scrolls, and keyboard users need to reach it to scroll */}
       <ol class="chat-list" role="log" aria-live="polite" ref={list} onScroll={onScroll} tabIndex={0}>
-        {entries.length === 0 && <li class="chat-empty">No messages yet. Say hello!</li>}
+        {entries.length === 0 && pending.length === 0 && (
+          <li class="chat-empty">No messages yet. Say hello!</li>
+        )}
         {entries.map((entry) => (
           <ChatMessage
             key={entry.message.id}
@@ -52,7 +60,56 @@ export function ChatLog({
             nameOf={nameOf}
           />
         ))}
+        {pending.map((p) => (
+          <PendingMessage
+            key={`pending-${p.clientId}`}
+            pending={p}
+            self={selfId ? memberOf(selfId) : undefined}
+            nameOf={nameOf}
+            selfId={selfId}
+          />
+        ))}
       </ol>
     </section>
+  );
+}
+
+function PendingMessage({
+  pending,
+  self,
+  selfId,
+  nameOf,
+}: {
+  pending: OutboxText;
+  self: MemberInfo | undefined;
+  selfId: string | undefined;
+  nameOf: (id: string) => string;
+}) {
+  const to = pending.to === "all" ? undefined : pending.to.filter((id) => id !== selfId).map(nameOf);
+  return (
+    <li
+      class={`chat-entry is-own is-pending${to ? " is-private" : ""}`}
+      data-testid="chat-pending"
+      data-private={String(to !== undefined)}
+    >
+      {self ? (
+        <MemberAvatar avatar={self.avatar} name="" class="avatar-sm" />
+      ) : (
+        <span class="avatar avatar-sm" />
+      )}
+      <div class="chat-body">
+        <p class="chat-meta">
+          <span class="chat-sender">You</span>
+          <span class="chat-sending">sending…</span>
+        </p>
+        {to && (
+          <p class="chat-private">
+            <Icon name="lock" size={12} />
+            {to.length > 0 ? `private to ${listNames(to)}` : "private note to yourself"}
+          </p>
+        )}
+        <p class="chat-text">{pending.text}</p>
+      </div>
+    </li>
   );
 }

@@ -2,12 +2,37 @@ import type { ConnectionStatus } from "@roundtable/client-core";
 import { joinPath } from "../lib/route.ts";
 
 /** Says so when the connection is not healthy; silent otherwise. */
-export function StatusBanner({ status, conferenceId }: { status: ConnectionStatus; conferenceId: string }) {
+export function StatusBanner({
+  status,
+  conferenceId,
+  onRetry,
+}: {
+  status: ConnectionStatus;
+  conferenceId: string;
+  /** Tries to reconnect at once; without it there is no "Try now" button. */
+  onRetry?: () => void;
+}) {
   if (status === "reconnecting")
     return (
-      <div class="banner banner-warning" role="status" data-testid="connection-banner" data-status={status}>
+      <div class="banner banner-warning" data-testid="connection-banner" data-status={status}>
         <span class="spinner" aria-hidden="true" />
-        Connection lost — reconnecting… Messages you send now go out once it is back.
+        <p class="banner-text" role="status">
+          <strong>Connection lost — trying again…</strong>{" "}
+          <span class="banner-detail">
+            Texts you write now go out once it is back; voice rejoins by itself.
+          </span>
+        </p>
+        {/* Always there, so nothing jumps about; while an attempt is under way it does nothing. */}
+        {onRetry && (
+          <button
+            type="button"
+            class="button button-secondary button-small banner-action"
+            data-testid="retry-now"
+            onClick={onRetry}
+          >
+            Try now
+          </button>
+        )}
       </div>
     );
   if (status === "refused")

@@ -1,4 +1,4 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { listMicrophones, type MicState } from "../audio/BrowserMediaEngine.ts";
 import { listNames } from "../lib/format.ts";
 import type { RoomControls } from "../room/RoomControls.ts";
@@ -49,13 +49,16 @@ export function VoiceBar({
   const status = controls.voiceStatus;
   const mic = controls.mic;
   const devices = useMicrophones(status !== "off", mic?.kind);
+  // Once voice has worked, losing it (the connection dropped, the peer failed) reads as reconnecting.
+  const wasConnected = useRef(false);
 
   // Failures show through the voice status below; the promise is for scripts and tests.
   const join = () => {
     controls.joinVoice().catch(() => {});
   };
 
-  if (status === "off")
+  if (status === "off") {
+    wasConnected.current = false;
     return (
       <section class="voice-bar" data-testid="voice-bar" data-voice="off" aria-label="Voice">
         <button
@@ -70,6 +73,7 @@ export function VoiceBar({
         <span class="hint voice-hint">Talk with your voice; the browser asks for your microphone.</span>
       </section>
     );
+  }
 
   const micLive = mic?.kind === "live";
   const muted = controls.effectiveMuted;
@@ -84,6 +88,8 @@ export function VoiceBar({
   else audience = `Only ${listNames(names)} ${names.length === 1 ? "hears" : "hear"} you`;
   const problem = mic && mic.kind !== "live" && mic.kind !== "pending" ? MIC_PROBLEM[mic.kind] : undefined;
   const connecting = status === "connecting" || controls.connectionState !== "connected";
+  if (!connecting) wasConnected.current = true;
+  const reconnecting = connecting && wasConnected.current;
 
   return (
     <section
@@ -91,6 +97,7 @@ export function VoiceBar({
       data-testid="voice-bar"
       data-voice={status}
       data-connection={controls.connectionState}
+      data-reconnecting={String(reconnecting)}
       aria-label="Voice"
     >
       <div class="voice-row">
@@ -130,7 +137,7 @@ export function VoiceBar({
           {connecting ? (
             <>
               <span class="spinner" aria-hidden="true" />
-              Connecting voice…
+              {reconnecting ? "Reconnecting voice…" : "Connecting voice…"}
             </>
           ) : (
             <>

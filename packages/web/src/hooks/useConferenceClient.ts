@@ -1,14 +1,25 @@
-import { ConferenceClient, type ConnectionStatus } from "@roundtable/client-core";
+import { ConferenceClient, type ConnectionStatus, type OutboxText } from "@roundtable/client-core";
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../lib/api.ts";
 
-/** A live connection for as long as the component is mounted; one per conference and token. */
-export function useConferenceClient(
-  conferenceId: string,
-  token: string | undefined,
-): { client: ConferenceClient | undefined; status: ConnectionStatus } {
+export interface Connection {
+  client: ConferenceClient | undefined;
+  status: ConnectionStatus;
+  /** Sent texts still waiting for the server, oldest first. */
+  pending: readonly OutboxText[];
+  /** Skips the rest of the wait before the next reconnect attempt. */
+  retryNow: () => void;
+}
+
+/**
+ * A live connection for as long as the component is mounted; one per conference and token. When
+ * the browser reports it is back online, the next reconnect attempt starts at once instead of
+ * after the rest of the backoff.
+ */
+export function useConferenceClient(conferenceId: string, token: string | undefined): Connection {
   const [client, setClient] = useState<ConferenceClient>();
   const [status, setStatus] = useState<ConnectionStatus>("connecting");
+  const [pending, setPending] = useState<readonly OutboxText[]>([]);
 
   useEffect(() => {
     if (!token) return;
@@ -19,14 +30,20 @@ export function useConferenceClient(
       createSocket: (url) => new WebSocket(url),
     });
     const off = next.on("status", setStatus);
+    const offOutbox = next.on("outbox", setPending);
+    const online = () => next.retryNow();
+    window.addEventListener("online", online);
     setClient(next);
     setStatus(next.status);
+    setPending([]);
     next.connect();
     return () => {
+      window.removeEventListener("online", online);
       off();
+      offOutbox();
       next.close();
     };
   }, [conferenceId, token]);
 
-  return { client, status };
+  return { client, status, pending, retryNow: () => client?.retryNow() };
 }

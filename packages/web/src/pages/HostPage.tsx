@@ -21,16 +21,27 @@ function buildErrorMessage(error: unknown): string {
   return describeError(error);
 }
 
+function endErrorMessage(error: unknown): string {
+  const status = errorStatus(error);
+  if (status === 401 || status === 403)
+    return "Only the host link can end the conference. Use the exact link you got when you created it.";
+  return describeError(error);
+}
+
 export function HostPage({ conferenceId }: { conferenceId: string }) {
   const hostToken = useHostToken(conferenceId);
   const { summary, error: loadError, loading } = useConferenceSummary(conferenceId, POLL_MS);
   const [building, setBuilding] = useState(false);
   const [failure, setFailure] = useState<{ key: string; message: string }>();
   const [builtHere, setBuiltHere] = useState(false);
+  const [ending, setEnding] = useState<"idle" | "confirm" | "busy">("idle");
+  const [endedHere, setEndedHere] = useState(false);
+  const [endError, setEndError] = useState<string>();
   useDocumentTitle(summary ? `Host · ${summary.title}` : "Host");
 
   // A built conference stays built: the next poll confirming it should not flip the button back.
-  const built = builtHere || summary?.state === "built";
+  const ended = endedHere || summary?.state === "ended";
+  const built = builtHere || summary?.state === "built" || ended;
   // An error about one key says nothing about another one pasted since, nor about a built conference.
   const buildError = failure && failure.key === hostToken && !built ? failure.message : undefined;
 
@@ -61,6 +72,21 @@ export function HostPage({ conferenceId }: { conferenceId: string }) {
       setFailure({ key: hostToken, message: buildErrorMessage(e) });
     } finally {
       setBuilding(false);
+    }
+  };
+
+  const end = async () => {
+    if (!hostToken) return;
+    if (ending === "idle") return setEnding("confirm");
+    setEnding("busy");
+    setEndError(undefined);
+    try {
+      await api.end(conferenceId, hostToken);
+      setEndedHere(true);
+    } catch (e) {
+      setEndError(endErrorMessage(e));
+    } finally {
+      setEnding("idle");
     }
   };
 
@@ -126,6 +152,38 @@ export function HostPage({ conferenceId }: { conferenceId: string }) {
         >
           {built ? "Conference built" : building ? "Building…" : "Build the conference"}
         </button>
+      </section>
+
+      <section class="card end" aria-labelledby="end-title" data-testid="end-section">
+        <h2 id="end-title">{ended ? "The conference has ended" : "End the conference"}</h2>
+        <p class="lead">
+          {ended
+            ? "Everyone has left the room and nobody can join or register any more."
+            : "Ending closes the room for everyone at once: voices stop, nobody can write, join or register. This cannot be undone."}
+        </p>
+        {endError && <Notice kind="error">{endError}</Notice>}
+        {!ended && (
+          <div class="button-row">
+            <button
+              type="button"
+              class={`button ${ending === "confirm" ? "button-danger" : "button-secondary"}`}
+              onClick={end}
+              disabled={ending === "busy" || !hostToken}
+              data-testid="end-button"
+            >
+              {ending === "confirm"
+                ? "Yes, end it for everyone"
+                : ending === "busy"
+                  ? "Ending…"
+                  : "End the conference"}
+            </button>
+            {ending === "confirm" && (
+              <button type="button" class="button button-secondary" onClick={() => setEnding("idle")}>
+                Keep it going
+              </button>
+            )}
+          </div>
+        )}
       </section>
     </PageShell>
   );

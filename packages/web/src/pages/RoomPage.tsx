@@ -24,6 +24,7 @@ const STATUS_LABEL: Record<ConnectionStatus, string> = {
   open: "Connected",
   reconnecting: "Reconnecting…",
   refused: "Not admitted",
+  ended: "Ended",
   closed: "Disconnected",
 };
 
@@ -41,7 +42,7 @@ const NO_SELECTION: ReadonlySet<string> = new Set();
 
 export function RoomPage({ conferenceId }: { conferenceId: string }) {
   const [token] = useState(() => memberTokenFor(conferenceId));
-  const { client, status } = useConferenceClient(conferenceId, token);
+  const { client, status, pending, retryNow } = useConferenceClient(conferenceId, token);
   const controls = useRoomControls(client);
   const view = useRoom(client?.room);
   useDocumentTitle(view.title);
@@ -81,10 +82,26 @@ export function RoomPage({ conferenceId }: { conferenceId: string }) {
       </PageShell>
     );
 
+  if (view.phase === "ended" || status === "ended")
+    return (
+      <PageShell>
+        <section class="card" data-testid="conference-ended">
+          <h1>{view.title ? `${view.title} has ended` : "This conference has ended"}</h1>
+          <p class="lead">
+            The host ended the conference. Thank you for taking part; the room is closed and nobody can hear
+            or write to it any more.
+          </p>
+          <a class="button button-primary" href="/">
+            Start a new conference
+          </a>
+        </section>
+      </PageShell>
+    );
+
   if (view.phase !== "room")
     return (
       <PageShell>
-        <StatusBanner status={status} conferenceId={conferenceId} />
+        <StatusBanner status={status} conferenceId={conferenceId} onRetry={retryNow} />
         {view.phase === "lobby" ? (
           <Lobby title={view.title} seats={view.seats} selfId={view.selfId} />
         ) : status === "refused" ? null : (
@@ -132,7 +149,7 @@ export function RoomPage({ conferenceId }: { conferenceId: string }) {
           </span>
         </p>
       </header>
-      <StatusBanner status={status} conferenceId={conferenceId} />
+      <StatusBanner status={status} conferenceId={conferenceId} onRetry={retryNow} />
       <section class="stage" aria-label="Table">
         <Table
           title={view.title ?? ""}
@@ -150,7 +167,7 @@ export function RoomPage({ conferenceId }: { conferenceId: string }) {
         )}
       </Composer>
       <aside class="side">
-        <ChatLog entries={view.chat} selfId={view.selfId} memberOf={memberOf} />
+        <ChatLog entries={view.chat} selfId={view.selfId} memberOf={memberOf} pending={pending} />
       </aside>
     </div>
   );

@@ -1,0 +1,134 @@
+/**
+ * A TCP proxy on loopback between a browser and the server, to take the network away and give it
+ * back: `cut()` ends every proxied connection and refuses new ones (accepted, then destroyed, as a
+ * dead route looks to a browser); `restore()` lets connections through again. Only TCP: WebRTC's
+ * UDP does not pass through it.
+ */
+import { once } from "node:events";
+import { createServer, type Server, Socket } from "node:net";
+
+export interface RefusedConnection {
+  /** The first line the client sent before it was dropped ("" if it sent nothing). */
+  requestLine: string;
+}
+
+export class TcpProxy {
+  readonly refused: RefusedConnection[] = [];
+  private readonly server: Server;
+  private readonly live = new Set<Socket>();
+  private readonly waiters = new Set<() => void>();
+  private isCut = false;
+
+  private constructor(
+    private readonly targetPort: number,
+    private readonly targetHost: string,
+  ) {
+    this.server = createServer((client) => this.accept(client));
+  }
+
+  /** Listens on a free loopback port and forwards to `target` (e.g. "http://127.0.0.1:1234"). */
+  static async start(target: string): Promise<TcpProxy> {
+    const url = new URL(target);
+    const proxy = new TcpProxy(Number(url.port), url.hostname);
+    proxy.server.listen(0, "127.0.0.1");
+    await once(proxy.server, "listening");
+    return proxy;
+  }
+
+  get port(): number {
+    const address = this.server.address();
+    if (!address || typeof address === "string") throw new Error("the proxy is not listening");
+    return address.port;
+  }
+
+  /** The proxy's origin: what the browser loads instead of the server's. */
+  get origin(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Refused connections whose request line matches `pattern`. */
+  refusedMatching(pattern: RegExp): number {
+    return this.refused.filter((r) => pattern.test(r.requestLine)).length;
+  }
+
+  /** Resolves once `ready()` holds, re-checked after every refusal; the timeout only turns a hang into a failure. */
+  until(ready: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+    if (ready()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!ready()) return;
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(new Error(`timed out waiting until ${what}`));
+      }, timeoutMs);
+      this.waiters.add(check);
+    });
+  }
+
+  /** Drops every connection through the proxy and refuses new ones until `restore()`. */
+  cut(): void {
+    this.isCut = true;
+    for (const socket of this.live) socket.destroy();
+    this.live.clear();
+  }
+
+  restore(): void {
+    this.isCut = false;
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    this.waiters.clear();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(client: Socket): void {
+    if (this.isCut) {
+      this.refuse(client);
+      return;
+    }
+    const upstream = new Socket();
+    this.live.add(client);
+    this.live.add(upstream);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      this.live.delete(client);
+      this.live.delete(upstream);
+    };
+    for (const socket of [client, upstream]) {
+      socket.setNoDelay(true);
+      socket.on("error", drop);
+      socket.on("close", drop);
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+    upstream.connect(this.targetPort, this.targetHost);
+  }
+
+  /**
+   * Reads what the client sends first, so the test can tell a WebSocket retry from a page request,
+   * then destroys the connection without answering.
+   */
+  private refuse(client: Socket): void {
+    let head = "";
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      client.destroy();
+      this.refused.push({ requestLine: head.split("\r\n", 1)[0] ?? "" });
+      for (const check of [...this.waiters]) check();
+    };
+    client.on("error", () => {});
+    client.once("data", (chunk: Buffer) => {
+      head = chunk.toString("latin1");
+      finish();
+    });
+    client.once("close", finish);
+  }
+}
