@@ -399,6 +399,21 @@ describe("Roundtable in Chromium", { timeout: 180_000 }, () => {
     assert.equal((await server.api.getConference(other.id)).state, "registering");
   });
 
+  it("the host ends the conference: after a confirmation every room says so and the invite is closed", async () => {
+    assert.ok(server);
+    await home.goto(hostUrl);
+    const end = home.getByTestId("end-button");
+    await end.click();
+    await end.filter({ hasText: "Yes, end it for everyone" }).waitFor();
+    assert.equal((await server.api.getConference(conferenceId)).state, "built", "one click only asks");
+    await end.click();
+    await home.getByRole("heading", { name: "The conference has ended" }).waitFor();
+    for (const page of [alice, bob, carol]) await page.getByTestId("conference-ended").waitFor();
+    await bob.goto(inviteUrl);
+    await bob.getByTestId("join-ended").waitFor();
+    assert.equal((await server.api.getConference(conferenceId)).state, "ended");
+  });
+
   it("no page hit a CSP violation or logged an error", () => {
     assert.deepEqual(problems, []);
   });

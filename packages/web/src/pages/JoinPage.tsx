@@ -40,6 +40,17 @@ export function JoinPage({ conferenceId }: { conferenceId: string }) {
       </PageShell>
     );
 
+  if (summary.state === "ended")
+    return (
+      <PageShell>
+        <section class="card" data-testid="join-ended">
+          <p class="eyebrow">Invitation</p>
+          <h1>{summary.title} has ended</h1>
+          <p class="lead">The host has ended this conference, so it takes no more registrations.</p>
+        </section>
+      </PageShell>
+    );
+
   const submit = async (event: Event) => {
     event.preventDefault();
     const trimmed = name.trim();
