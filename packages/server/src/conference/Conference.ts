@@ -1,5 +1,6 @@
 import type { BuildMessage, MemberInfo } from "@roundtable/protocol";
 import { encode } from "./encode.ts";
+import { RoundtableError } from "./errors.ts";
 import type { MemberConnection } from "./ports.ts";
 import type { ConferenceRecord, MemberRecord } from "./records.ts";
 
@@ -37,6 +38,10 @@ export class Conference {
 
   get isEnded(): boolean {
     return this.record.state === "ended";
+  }
+
+  assertNotEnded(): void {
+    if (this.isEnded) throw new RoundtableError("conference_ended", "the host ended this conference");
   }
 
   get memberCount(): number {

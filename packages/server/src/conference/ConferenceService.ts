@@ -1,8 +1,6 @@
 import {
-  type Audience,
   CLOSE_CODES,
   type ConferenceSummary,
-  LIMITS,
   PROTOCOL_VERSION,
   type SendTextMessage,
   type ServerMessage,
@@ -15,7 +13,8 @@ import { encode } from "./encode.ts";
 import { RoundtableError } from "./errors.ts";
 import { hashToken, tokenMatches } from "./ids.ts";
 import type { AvatarStore, Clock, IdSource, MemberConnection, NormalisedAvatar, Scheduler } from "./ports.ts";
-import type { MemberRecord, MessageRecord } from "./records.ts";
+import type { MemberRecord } from "./records.ts";
+import { TextLog } from "./TextLog.ts";
 import { validName, validTitle } from "./validate.ts";
 
 export interface ConferenceLimits {
@@ -69,9 +68,7 @@ export class ConferenceService {
   /** Registrations of one conference run one after another so seats stay unique and dense. */
   private readonly registrationQueues = new Map<string, Promise<unknown>>();
   private readonly pendingPresence = new Map<string, PendingPresence>();
-  private readonly textLimiter: RateLimiter;
-  /** Texts being stored, by conference/sender/clientId: a retransmission racing the original waits for it. */
-  private readonly textsInFlight = new Map<string, Promise<MessageRecord>>();
+  private readonly texts: TextLog;
 
   constructor(deps: ConferenceServiceDeps) {
     this.store = deps.store;
@@ -80,7 +77,12 @@ export class ConferenceService {
     this.ids = deps.ids;
     this.scheduler = deps.scheduler;
     this.limits = { ...DEFAULT_CONFERENCE_LIMITS, ...deps.limits };
-    this.textLimiter = new RateLimiter(this.limits.textBurst, this.limits.textsPerSecond, this.clock);
+    this.texts = new TextLog(
+      this.store,
+      this.clock,
+      this.ids,
+      new RateLimiter(this.limits.textBurst, this.limits.textsPerSecond, this.clock),
+    );
   }
 
   // ------------------------------------------------------------ lifecycle
@@ -178,7 +180,7 @@ export class ConferenceService {
   }
 
   private assertRoomForOneMore(conference: Conference): void {
-    assertNotEnded(conference);
+    conference.assertNotEnded();
     if (conference.memberCount >= this.limits.membersPerConference)
       throw new RoundtableError("conference_full", "this conference has no free seat");
   }
@@ -190,7 +192,7 @@ export class ConferenceService {
   async build(conferenceId: string, bearer: string | undefined): Promise<{ alreadyBuilt: boolean }> {
     const conference = await this.conference(conferenceId);
     await this.authorizeHost(conference, bearer);
-    assertNotEnded(conference);
+    conference.assertNotEnded();
     if (conference.isBuilt) return { alreadyBuilt: true };
     const builtAt = this.clock.now();
     await this.store.markBuilt(conferenceId, builtAt);
@@ -249,7 +251,7 @@ export class ConferenceService {
   ): Promise<() => void> {
     const conference = await this.conference(conferenceId);
     if (!conference.member(memberId)) throw new RoundtableError("unauthorized", "not a member");
-    assertNotEnded(conference);
+    conference.assertNotEnded();
     if (conference.connectionCount(memberId) >= this.limits.connectionsPerMember) {
       connection.close(CLOSE_CODES.tooManyConnections, "too many connections for this member");
       return () => {};
@@ -278,43 +280,12 @@ export class ConferenceService {
     connection.send(conference.isBuilt ? conference.encodedBuildMessage() : conference.encodedLobbyMessage());
     if (cameOnline) this.presenceChanged(conference, memberId, true);
     try {
-      await this.sendHistory(conferenceId, memberId, connection, sinceSeq);
+      await this.texts.sendHistory(conferenceId, memberId, connection, sinceSeq);
     } catch (error) {
       detach();
       throw error;
     }
     return detach;
-  }
-
-  /**
-   * A fresh connection gets the newest texts; a resumed one gets every text after the seq it last
-   * saw, page by page, so a long drop loses nothing.
-   */
-  private async sendHistory(
-    conferenceId: string,
-    memberId: string,
-    connection: MemberConnection,
-    sinceSeq: number | undefined,
-  ): Promise<void> {
-    const limit = LIMITS.historyMax;
-    if (sinceSeq === undefined) {
-      const newest = await this.store.listVisibleMessages(conferenceId, memberId, { limit });
-      connection.send(encode({ type: "history", messages: newest.map(toWire) }));
-      return;
-    }
-    let afterSeq = sinceSeq;
-    for (;;) {
-      const page = await this.store.listVisibleMessages(conferenceId, memberId, {
-        afterSeq,
-        limit,
-        take: "oldest",
-      });
-      const more = page.length === limit;
-      connection.send(encode({ type: "history", messages: page.map(toWire), ...(more ? { more } : {}) }));
-      const last = page.at(-1);
-      if (!more || !last) return;
-      afterSeq = last.seq;
-    }
   }
 
   private presenceChanged(conference: Conference, memberId: string, online: boolean): void {
@@ -344,88 +315,15 @@ export class ConferenceService {
 
   // ------------------------------------------------------------ text
 
-  /**
-   * Stores a text and delivers it to its audience and back to the sender; nobody else sees it.
-   * A text whose (sender, clientId) is already stored is not stored or delivered again: only the
-   * sender's acknowledgement is repeated, which makes a client's retransmission after a drop safe.
-   */
+  /** See `TextLog.send`: stored once per (sender, clientId), delivered to its audience only. */
   async sendText(conferenceId: string, fromId: string, message: SendTextMessage): Promise<TextMessage> {
     const conference = await this.conference(conferenceId);
     if (!conference.member(fromId)) throw new RoundtableError("unauthorized", "not a member");
-    const { clientId } = message;
-    if (!clientId) return toWire(await this.storeText(conference, fromId, message));
-    const key = `${conferenceId}/${fromId}/${clientId}`;
-    const inFlight = this.textsInFlight.get(key);
-    if (inFlight) return this.acknowledgeAgain(conference, fromId, await inFlight);
-    const stored = await this.store.findMessageByClientId(conferenceId, fromId, clientId);
-    if (stored) return this.acknowledgeAgain(conference, fromId, stored);
-    const storing = this.storeText(conference, fromId, message);
-    this.textsInFlight.set(key, storing);
-    try {
-      return toWire(await storing);
-    } finally {
-      this.textsInFlight.delete(key);
-    }
-  }
-
-  private acknowledgeAgain(conference: Conference, fromId: string, record: MessageRecord): TextMessage {
-    const wire = toWire(record);
-    conference.sendTo([fromId], encode(wire));
-    return wire;
-  }
-
-  private async storeText(
-    conference: Conference,
-    fromId: string,
-    message: SendTextMessage,
-  ): Promise<MessageRecord> {
-    const conferenceId = conference.id;
-    assertNotEnded(conference);
-    if (message.text.trim().length === 0)
-      throw new RoundtableError("invalid_message", "text must not be blank");
-    const to = this.resolveAudience(conference, message.to);
-    if (!this.textLimiter.take(`${conferenceId}/${fromId}`))
-      throw new RoundtableError("rate_limited", "too many messages; wait a moment");
-
-    const record: MessageRecord = {
-      id: this.ids.id(),
-      conferenceId,
-      seq: ++conference.lastSeq,
-      from: fromId,
-      to,
-      text: message.text,
-      sentAt: this.clock.now(),
-      clientId: message.clientId ?? null,
-    };
-    await this.store.addMessage(record);
-
-    const recipientFrame = encode(toWire({ ...record, clientId: null }));
-    const senderFrame = record.clientId ? encode(toWire(record)) : recipientFrame;
-    if (to === "all") conference.broadcastExcept(fromId, recipientFrame);
-    else
-      conference.sendTo(
-        to.filter((id) => id !== fromId),
-        recipientFrame,
-      );
-    conference.sendTo([fromId], senderFrame);
-    return record;
-  }
-
-  private resolveAudience(conference: Conference, to: Audience): Audience {
-    if (to === "all") return "all";
-    const unique = [...new Set(to)];
-    const unknown = unique.filter((id) => !conference.member(id));
-    if (unknown.length > 0)
-      throw new RoundtableError("unknown_recipient", `not members of this conference: ${unknown.join(", ")}`);
-    return unique;
+    return this.texts.send(conference, fromId, message);
   }
 
   async history(conferenceId: string, memberId: string, sinceSeq = 0): Promise<TextMessage[]> {
-    const records = await this.store.listVisibleMessages(conferenceId, memberId, {
-      afterSeq: sinceSeq,
-      limit: LIMITS.historyMax,
-    });
-    return records.map(toWire);
+    return this.texts.history(conferenceId, memberId, sinceSeq);
   }
 
   /** Closes every open connection (server shutdown) and cancels pending timers. */
@@ -435,22 +333,4 @@ export class ConferenceService {
     const loaded = await Promise.allSettled(this.loaded.values());
     for (const result of loaded) if (result.status === "fulfilled") result.value.closeAll(code, reason);
   }
-}
-
-function assertNotEnded(conference: Conference): void {
-  if (conference.isEnded) throw new RoundtableError("conference_ended", "the host ended this conference");
-}
-
-function toWire(record: MessageRecord): TextMessage {
-  const message: TextMessage = {
-    type: "text",
-    id: record.id,
-    seq: record.seq,
-    from: record.from,
-    to: record.to,
-    text: record.text,
-    sentAt: record.sentAt,
-  };
-  if (record.clientId) message.clientId = record.clientId;
-  return message;
 }
