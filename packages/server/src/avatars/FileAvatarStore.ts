@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { AvatarStore, NormalisedAvatar } from "../conference/ports.ts";
@@ -17,8 +18,9 @@ export class FileAvatarStore implements AvatarStore {
     const path = this.pathOf(avatar.hash);
     if (await exists(path)) return;
     await mkdir(this.dir, { recursive: true });
-    // Write then rename, so a crash never leaves a half-written file under a valid name.
-    const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+    // Write then rename, so a crash never leaves a half-written file under a valid name. The temporary
+    // name is unique: two conferences can store the same picture at the same moment.
+    const tmp = `${path}.${randomUUID()}.tmp`;
     await writeFile(tmp, avatar.bytes);
     await rename(tmp, path);
   }
