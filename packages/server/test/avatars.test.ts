@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { colorOf, initialsOf } from "@roundtable/protocol";
 import sharp from "sharp";
 import { defaultAvatar } from "../src/avatars/defaultAvatar.ts";
+import { FileAvatarStore } from "../src/avatars/FileAvatarStore.ts";
 import { normaliseAvatar, sniffFormat } from "../src/avatars/normalise.ts";
 import { RoundtableError } from "../src/conference/errors.ts";
 import { jpegWithExif, pngClaiming, solidImage } from "./images.ts";
@@ -88,5 +92,19 @@ describe("default avatar", () => {
   test("escapes names that look like markup", async () => {
     const avatar = await defaultAvatar('<script>&"');
     assert.equal((await sharp(avatar.bytes).metadata()).format, "webp");
+  });
+});
+
+describe("avatar file store", () => {
+  test("saving the same picture several times at once succeeds and leaves one file", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "roundtable-avatars-"));
+    try {
+      const store = new FileAvatarStore(dir);
+      const avatar = await normaliseAvatar(await solidImage("png"));
+      await Promise.all([store.save(avatar), store.save(avatar), store.save(avatar)]);
+      assert.deepEqual(await readdir(dir), [`${avatar.hash}.webp`]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
