@@ -60,6 +60,15 @@ export class VoiceService {
     return this.rooms.size;
   }
 
+  /** Members in voice, by the socket that started it, and shared address budgets (tests, metrics). */
+  get ownerCount(): number {
+    return this.owners.size;
+  }
+
+  get addressBudgetCount(): number {
+    return this.addressBudgets.size;
+  }
+
   private openRoom(conferenceId: string): VoiceRoom {
     let room = this.rooms.get(conferenceId);
     if (!room) {
