@@ -2,7 +2,7 @@ import { join } from "node:path";
 import fastifyMultipart from "@fastify/multipart";
 import fastifyWebsocket from "@fastify/websocket";
 import { CLOSE_CODES, LIMITS } from "@roundtable/protocol";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { FileAvatarStore } from "./avatars/FileAvatarStore.ts";
 import { ConferenceService } from "./conference/ConferenceService.ts";
 import { randomIds } from "./conference/ids.ts";
@@ -18,7 +18,7 @@ import { avatarRoutes } from "./http/avatarRoutes.ts";
 import { conferenceRoutes } from "./http/conferenceRoutes.ts";
 import { toHttpError } from "./http/errors.ts";
 import { pageRoutes } from "./http/pageRoutes.ts";
-import { addSecurityHeaders } from "./http/securityHeaders.ts";
+import { addSecurityHeaders, setSecurityHeaders } from "./http/securityHeaders.ts";
 import { SocketGuard } from "./signalling/SocketGuard.ts";
 import { socketRoute, websocketOptions } from "./signalling/socketRoute.ts";
 import type { Store } from "./store/Store.ts";
@@ -92,6 +92,14 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
             },
           },
     trustProxy: false,
+    // Malformed URLs and over-long parameters are refused by Fastify before any route or error
+    // handler runs: answer them with the documented error body and headers all the same.
+    frameworkErrors: (error, _request, frameworkReply) => {
+      const reply = frameworkReply as FastifyReply;
+      const { status, body } = toHttpError(error);
+      setSecurityHeaders(reply);
+      void reply.code(status).send(body);
+    },
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: 64 * 1024,
   });

@@ -90,6 +90,8 @@ describe("registration", () => {
     ["x".repeat(65), "too long"],
     ["bad\u0000name", "control character"],
     ["evil\u202Eeman", "bidi override"],
+    ["\u200B\u200D\u2060", "invisible"],
+    ["\u0301\u0301", "marks-only"],
   ] as const) {
     test(`rejects a ${why} name and stores nothing`, async () => {
       const { id } = await service.createConference("T");

@@ -231,3 +231,50 @@ test("registration is rate limited per address", async () => {
     await limited.stop();
   }
 });
+
+describe("hostile requests", () => {
+  test("a malformed or over-long path gets the documented error body", async () => {
+    await errorOf(await fetch(`${t.baseUrl}/api/conferences/%ZZ`), 400, "bad_request");
+    await errorOf(await fetch(`${t.baseUrl}/api/conferences/${"x".repeat(500)}`), 414, "bad_request");
+  });
+
+  test("a plain GET of the socket route gets 426 and a documented error body, not an empty 404", async () => {
+    const c = await t.api.createConference("Plain");
+    const res = await fetch(`${t.baseUrl}/api/conferences/${c.id}/ws`);
+    assert.equal(res.headers.get("upgrade"), "websocket");
+    await errorOf(res, 426, "bad_request");
+  });
+
+  test("a broken multipart body is a 400, not a server error", async () => {
+    const c = await t.api.createConference("Forms");
+    const members = `${t.baseUrl}/api/conferences/${c.id}/members`;
+    const multipart = (body: string, type = "multipart/form-data; boundary=B") =>
+      fetch(members, { method: "POST", headers: { "content-type": type }, body });
+    const part = (headers: string, content: string) => `--B\r\n${headers}\r\n\r\n${content}\r\n`;
+    const name = part('Content-Disposition: form-data; name="name"', "Ada");
+    const file = (field: string) =>
+      part(
+        `Content-Disposition: form-data; name="${field}"; filename="a.png"\r\nContent-Type: image/png`,
+        "x",
+      );
+    await errorOf(await multipart(name, "multipart/form-data"), 400, "bad_request");
+    // A file part whose body ends before its closing boundary.
+    await errorOf(await multipart(`${name}${file("avatar").slice(0, -2)}`), 400, "bad_request");
+    await errorOf(await multipart(`${name}${file("avatar")}${file("avatar")}--B--\r\n`), 400, "bad_request");
+    await errorOf(
+      await multipart(`${name}${part('Content-Disposition: form-data; name="x"', "1").repeat(8)}--B--\r\n`),
+      400,
+      "bad_request",
+    );
+    assert.deepEqual((await t.api.getConference(c.id)).members, []);
+  });
+
+  test("a name with characters XML cannot carry still gets a generated avatar", async () => {
+    const c = await t.api.createConference("Names");
+    for (const name of ["\uFFFE", "Ada \uFFFF", "\uD800 Lone"]) {
+      const member = await t.api.register(c.id, { name });
+      const avatar = await fetch(t.baseUrl + member.avatarUrl);
+      assert.equal(avatar.status, 200, JSON.stringify(name));
+    }
+  });
+});

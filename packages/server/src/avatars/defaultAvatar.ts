@@ -3,7 +3,14 @@ import sharp from "sharp";
 import type { NormalisedAvatar } from "../conference/ports.ts";
 import { contentHash } from "./normalise.ts";
 
-const escapeXml = (s: string) => s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+/**
+ * Escapes markup and drops what XML 1.0 cannot carry at all (U+FFFE, U+FFFF, lone surrogates):
+ * names may contain them, and the SVG renderer refuses the whole image otherwise.
+ */
+const escapeXml = (s: string) =>
+  s
+    .replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, "")
+    .replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** A generated avatar for members who chose no picture: their initials on a colour. */
 export async function defaultAvatar(name: string, size = 256): Promise<NormalisedAvatar> {

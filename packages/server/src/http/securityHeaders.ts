@@ -1,4 +1,4 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 
 /**
  * Headers on every response. The policy allows only this origin's scripts, styles and sockets;
@@ -19,14 +19,16 @@ const CSP = [
   "frame-ancestors 'none'",
 ].join("; ");
 
+export function setSecurityHeaders(reply: FastifyReply): void {
+  reply.header("Content-Security-Policy", CSP);
+  reply.header("X-Content-Type-Options", "nosniff");
+  reply.header("Referrer-Policy", "no-referrer");
+  reply.header("X-Frame-Options", "DENY");
+  reply.header("Cross-Origin-Opener-Policy", "same-origin");
+  reply.header("Cross-Origin-Resource-Policy", "same-origin");
+  reply.header("Permissions-Policy", "camera=(), geolocation=(), microphone=(self)");
+}
+
 export function addSecurityHeaders(app: FastifyInstance): void {
-  app.addHook("onSend", async (_request, reply) => {
-    reply.header("Content-Security-Policy", CSP);
-    reply.header("X-Content-Type-Options", "nosniff");
-    reply.header("Referrer-Policy", "no-referrer");
-    reply.header("X-Frame-Options", "DENY");
-    reply.header("Cross-Origin-Opener-Policy", "same-origin");
-    reply.header("Cross-Origin-Resource-Policy", "same-origin");
-    reply.header("Permissions-Policy", "camera=(), geolocation=(), microphone=(self)");
-  });
+  app.addHook("onSend", async (_request, reply) => setSecurityHeaders(reply));
 }

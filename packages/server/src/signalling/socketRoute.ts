@@ -18,10 +18,16 @@ export function socketRoute(
   voice: VoiceService,
   guard: SocketGuard,
 ): void {
-  app.get<{ Params: { id: string }; Querystring: { token?: string; since?: string } }>(
-    "/api/conferences/:id/ws",
-    { websocket: true },
-    async (socket, request) => {
+  app.route<{ Params: { id: string }; Querystring: { token?: string; since?: string } }>({
+    method: "GET",
+    url: "/api/conferences/:id/ws",
+    // A plain GET (no upgrade) gets a documented error instead of the plugin's empty 404.
+    handler: (_request, reply) =>
+      reply
+        .code(426)
+        .header("upgrade", "websocket")
+        .send({ error: { code: "bad_request", message: "this route takes a WebSocket upgrade" } }),
+    wsHandler: async (socket, request) => {
       const admitted = guard.admitConnection(request.ip);
       if ("refused" in admitted) {
         socket.close(CLOSE_CODES.rateLimited, admitted.refused);
@@ -50,9 +56,11 @@ export function socketRoute(
         request.log,
         admitted.release,
       );
-      await member.start(since !== undefined && Number.isSafeInteger(since) && since >= 0 ? since : undefined);
+      await member.start(
+        since !== undefined && Number.isSafeInteger(since) && since >= 0 ? since : undefined,
+      );
     },
-  );
+  });
 }
 
 export const websocketOptions = { maxPayload: LIMITS.wsMessageMax };

@@ -119,8 +119,11 @@ export class VoiceService {
     const peer = this.requirePeer(conferenceId, memberId);
     try {
       await peer.addCandidate(candidate);
-    } catch {
-      throw new RoundtableError("invalid_message", "the ICE candidate was not accepted");
+    } catch (error) {
+      throw new RoundtableError(
+        "invalid_message",
+        `the ICE candidate was not accepted: ${(error as Error).message}`,
+      );
     }
   }
 

@@ -1,3 +1,4 @@
+import { isIPv4, isIPv6 } from "node:net";
 import {
   type MediaStreamTrack,
   RTCPeerConnection,
@@ -23,6 +24,12 @@ import { DirectSlotSender } from "./DirectSlotSender.ts";
 
 const AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 const MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid";
+/**
+ * Remote candidates one peer takes, in its answer and trickled together. A browser sends a handful
+ * per network interface; werift keeps every one (queued before the answer, then as ICE pairs to
+ * check), so without a bound a client could grow that list without end.
+ */
+const MAX_REMOTE_CANDIDATES = 64;
 
 export interface RtcConfig {
   /** STUN/TURN servers; none by default (werift's default is a public host this may not reach). */
@@ -72,6 +79,7 @@ class WeriftPeer implements VoicePeer {
   /** Fast senders per slot, once the answer fixed the extension ids; undefined: use sendRtp. */
   private direct: (DirectSlotSender | undefined)[] = [];
   private closed = false;
+  private remoteCandidates = 0;
 
   constructor(private readonly rtc: RtcConfig) {
     this.pc = new RTCPeerConnection(peerConfig(rtc));
@@ -103,7 +111,7 @@ class WeriftPeer implements VoicePeer {
   }
 
   async acceptAnswer(sdp: string): Promise<void> {
-    await this.pc.setRemoteDescription({ type: "answer", sdp });
+    await this.pc.setRemoteDescription({ type: "answer", sdp: this.checkAnswer(sdp) });
     this.uplinkLevelId = this.uplink.headerExtensions.find((e) => e.uri === AUDIO_LEVEL_URI)?.id;
     for (const [i, t] of this.slots.entries()) {
       const levelId = t.headerExtensions.find((e) => e.uri === AUDIO_LEVEL_URI)?.id;
@@ -122,14 +130,49 @@ class WeriftPeer implements VoicePeer {
     sdpMid?: string | null;
     sdpMLineIndex?: number | null;
   }) {
-    // mDNS (.local) candidates would make werift send multicast queries; the browser's checks reach
-    // our host candidate anyway and werift learns its address from them (peer-reflexive).
-    if (!candidate.candidate || /\s[\w-]+\.local\s/.test(candidate.candidate)) return;
+    if (!candidate.candidate) return;
+    const mids = [this.offer.uplinkMid, ...this.offer.slots];
+    const { sdpMid, sdpMLineIndex } = candidate;
+    if (sdpMid != null && !mids.includes(sdpMid)) throw new Error(`no m-line has mid "${sdpMid}"`);
+    if (sdpMLineIndex != null && sdpMLineIndex >= mids.length)
+      throw new Error(`no m-line has index ${sdpMLineIndex}`);
+    if (!this.takeCandidate(candidate.candidate)) return;
+    // Every m-line shares one transport (max-bundle). A candidate naming neither would be queued
+    // until the answer and then make werift refuse that answer.
     await this.pc.addIceCandidate({
       candidate: candidate.candidate,
-      sdpMid: candidate.sdpMid ?? undefined,
-      sdpMLineIndex: candidate.sdpMLineIndex ?? undefined,
+      ...(sdpMid == null && sdpMLineIndex == null
+        ? { sdpMid: this.offer.uplinkMid }
+        : { sdpMid: sdpMid ?? undefined, sdpMLineIndex: sdpMLineIndex ?? undefined }),
     });
+  }
+
+  /** Counts a remote candidate; throws on a malformed one, false for one this peer cannot use. */
+  private takeCandidate(line: string): boolean {
+    if (++this.remoteCandidates > MAX_REMOTE_CANDIDATES)
+      throw new Error(`more than ${MAX_REMOTE_CANDIDATES} ICE candidates`);
+    return usableCandidate(line);
+  }
+
+  /**
+   * Checks the answer's shape before werift sees it: werift takes some garbage without complaint
+   * and then closes the peer, which the member would see as voice dropping, not as a bad answer.
+   * Returns the answer without candidates this peer cannot use.
+   */
+  private checkAnswer(sdp: string): string {
+    const lines = sdp.split(/\r?\n/);
+    if (lines[0] !== "v=0") throw new Error("an SDP answer starts with v=0");
+    const mLines = lines.filter((l) => l.startsWith("m="));
+    const offered = [this.offer.uplinkMid, ...this.offer.slots];
+    if (mLines.length !== offered.length || !mLines.every((l) => /^m=audio \d+ /.test(l)))
+      throw new Error(`the answer must have the offer's ${offered.length} audio m-lines`);
+    const mids = lines.filter((l) => l.startsWith("a=mid:")).map((l) => l.slice("a=mid:".length).trim());
+    if (mids.join(" ") !== offered.join(" ")) throw new Error("the answer's mids do not match the offer's");
+    for (const attribute of ["a=ice-ufrag:", "a=ice-pwd:", "a=fingerprint:"])
+      if (!lines.some((l) => l.startsWith(attribute))) throw new Error(`the answer has no ${attribute}`);
+    return lines
+      .filter((l) => !l.startsWith("a=candidate:") || this.takeCandidate(l.slice("a=".length)))
+      .join("\r\n");
   }
 
   private receive(track: MediaStreamTrack): void {
@@ -192,6 +235,27 @@ class WeriftPeer implements VoicePeer {
     this.pc.close().catch(() => {});
     this.onState("closed");
   }
+}
+
+/** `candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type> [name value]...` (RFC 8839). */
+const CANDIDATE =
+  /^(?:candidate:)?[A-Za-z0-9+/]{1,32} \d{1,3} ([A-Za-z]+) \d{1,10} (\S+) (\d{1,5}) typ (host|srflx|prflx|relay)( \S+)*$/;
+
+/**
+ * Whether werift can use a remote candidate: UDP to an IPv4 address. Throws when the line is not a
+ * candidate at all. TCP, IPv6 and mDNS (.local) candidates are well formed but skipped: werift listens
+ * on UDP over IPv4 only, and would send multicast queries for a .local name; the browser's checks
+ * reach our host candidate anyway and werift learns its address from them (peer-reflexive).
+ * Host names other than .local are refused: they would make the server resolve names a client chose.
+ */
+export function usableCandidate(line: string): boolean {
+  const match = CANDIDATE.exec(line);
+  if (!match) throw new Error("not an ICE candidate line");
+  const [, transport = "", address = "", port = ""] = match;
+  if (Number(port) > 65535) throw new Error("the candidate's port is out of range");
+  if (address.endsWith(".local") || isIPv6(address)) return false;
+  if (!isIPv4(address)) throw new Error("the candidate's address must be an IP address");
+  return transport.toLowerCase() === "udp" && Number(port) > 0;
 }
 
 /**
