@@ -45,7 +45,9 @@ test("a text sent again with the same clientId is stored and delivered once; the
   const first = await sender.next((m) => m.type === "text" && m.clientId === "c-1");
   // As after a drop: the same text again, on a new socket of the same member.
   sender.socket.close();
-  const again = await rawSocket(t.api.socketUrl(conference.id, ada.token, first.type === "text" ? first.seq : 0));
+  const again = await rawSocket(
+    t.api.socketUrl(conference.id, ada.token, first.type === "text" ? first.seq : 0),
+  );
   again.send(frame);
   const second = await again.next((m) => m.type === "text" && m.clientId === "c-1");
   assert.deepEqual(second, first, "the repeat is acknowledged with the stored message");
