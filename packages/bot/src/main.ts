@@ -102,15 +102,24 @@ client.room.on("text", ({ message, private: isPrivate }) =>
 );
 
 const to: Audience = values.to ? values.to.split(",").filter(Boolean) : "all";
-const opened = new Promise<void>((resolve) => {
+const opened = new Promise<void>((resolve, reject) => {
   const off = client.on("status", (s) => {
-    if (s !== "open") return;
-    off();
-    resolve();
+    if (s === "open") {
+      off();
+      resolve();
+    } else if (client.isFinal) {
+      off();
+      reject(new Error(finalReason(s)));
+    }
   });
 });
 client.connect();
-await opened;
+try {
+  await opened;
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(1);
+}
 for (const text of values.say ?? []) await client.sendText(to, text);
 
 if (!wav && !values.record && !values.voice) {
@@ -143,6 +152,9 @@ if (!wav && !values.record && !values.voice) {
     if (leaving) process.exit(130);
     void leave("Ctrl-C");
   });
+  client.on("status", (s) => {
+    if (client.isFinal && s !== "closed") void leave(finalReason(s), s === "ended" ? 0 : 1);
+  });
   try {
     await voice.start();
   } catch (error) {
@@ -156,4 +168,8 @@ if (!wav && !values.record && !values.voice) {
     if (values.exit) await leave("done");
     else if (duration === undefined) console.log("in voice; Ctrl-C to leave");
   }
+}
+
+function finalReason(status: string): string {
+  return status === "ended" ? "the host ended this conference" : "the server refused this member";
 }

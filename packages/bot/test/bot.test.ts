@@ -54,6 +54,28 @@ test("the bot registers from an invite link, joins the room and writes", async (
   }
 });
 
+test("the bot says why it cannot join: an ended conference, a refused link", async () => {
+  const t = await startTestServer();
+  try {
+    const conference = await t.api.createConference("Over");
+    const ada = await t.api.register(conference.id, { name: "Ada" });
+    await t.api.end(conference.id, conference.hostToken);
+    const room = `${t.baseUrl}/c/${conference.id}?token=${ada.token}`;
+    await assert.rejects(runBot(["--room", room, "--exit"]), (error: { code?: number; stderr?: string }) => {
+      assert.equal(error.code, 1);
+      assert.match(error.stderr ?? "", /the host ended this conference/);
+      return true;
+    });
+    const refused = `${t.baseUrl}/c/${conference.id}?token=not-a-token`;
+    await assert.rejects(runBot(["--room", refused, "--exit"]), (error: { stderr?: string }) => {
+      assert.match(error.stderr ?? "", /the server refused this member/);
+      return true;
+    });
+  } finally {
+    await t.stop();
+  }
+});
+
 const SPEECH = resolve(import.meta.dirname, "../../../../shared/fixtures/speech.wav");
 
 test("the bot speaks a WAV into the room and records what it hears", {
