@@ -20,7 +20,7 @@ import { WeriftMediaEngine } from "../../packages/bot/src/WeriftMediaEngine.ts";
 import { startTestServer, type TestServer } from "../../packages/server/test/harness.ts";
 import type { VoiceSlotStats } from "../../packages/web/src/room/RoomControls.ts";
 import { CHROMIUM_PATH as CHROMIUM, CHROMIUM_VOICE_ARGS } from "./chromium.ts";
-import { TcpProxy } from "./proxy.ts";
+import { TcpProxy } from "../network/TcpProxy.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const WEB_DIR = join(ROOT, "packages/web/dist");

@@ -1,8 +1,12 @@
 /**
- * A TCP proxy on loopback between a browser and the server, to take the network away and give it
- * back: `cut()` ends every proxied connection and refuses new ones (accepted, then destroyed, as a
- * dead route looks to a browser); `restore()` lets connections through again. Only TCP: WebRTC's
- * UDP does not pass through it.
+ * A TCP proxy on loopback between a client and the server, to take the network away and give it
+ * back, two ways:
+ * - `cut()` ends every proxied connection and refuses new ones (accepted, then destroyed, as a dead
+ *   route looks to a browser); `restore()` lets connections through again.
+ * - `freeze()` keeps every connection open but carries nothing either way, and new connections hang
+ *   unanswered: a network that vanished without closing anything (Wi-Fi out of range). What was
+ *   sent meanwhile waits, as TCP would retransmit it, and flows once `thaw()` is called.
+ * Only TCP: WebRTC's UDP does not pass through it.
  */
 import { once } from "node:events";
 import { createServer, type Server, Socket } from "node:net";
@@ -18,6 +22,7 @@ export class TcpProxy {
   private readonly live = new Set<Socket>();
   private readonly waiters = new Set<() => void>();
   private isCut = false;
+  private frozen = false;
 
   private constructor(
     private readonly targetPort: number,
@@ -80,6 +85,17 @@ export class TcpProxy {
     this.isCut = false;
   }
 
+  /** Stops carrying bytes on every connection, old and new, without closing any. */
+  freeze(): void {
+    this.frozen = true;
+    for (const socket of this.live) socket.pause();
+  }
+
+  thaw(): void {
+    this.frozen = false;
+    for (const socket of this.live) socket.resume();
+  }
+
   async close(): Promise<void> {
     this.cut();
     this.waiters.clear();
@@ -108,6 +124,8 @@ export class TcpProxy {
     client.pipe(upstream);
     upstream.pipe(client);
     upstream.connect(this.targetPort, this.targetHost);
+    // Paused sockets read nothing: the bytes wait in the kernel, like a route that has gone quiet.
+    if (this.frozen) for (const socket of [client, upstream]) socket.pause();
   }
 
   /**
