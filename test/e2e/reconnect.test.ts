@@ -222,6 +222,8 @@ describe("Reconnecting in Chromium", { timeout: 150_000 }, () => {
       "the proxy refused three reconnect attempts",
     );
     assert.ok((await socketCauses(page)).includes("timer"), "the backoff timer made attempts");
+    // Between attempts the banner counts down to the next one.
+    await page.getByTestId("retry-countdown").filter({ hasText: /next try in \d+ s/ }).waitFor();
 
     // A click during an attempt under way does nothing, so click until one makes an attempt.
     let refused = proxy.refusedMatching(SOCKET_REQUEST);

@@ -11,7 +11,14 @@ import {
 import type { RoundtableApi } from "./api.ts";
 import { Emitter } from "./Emitter.ts";
 import { ApiError } from "./errors.ts";
-import { realScheduler, type Scheduler, type WebSocketFactory, type WebSocketLike } from "./ports.ts";
+import {
+  type Clock,
+  realClock,
+  realScheduler,
+  type Scheduler,
+  type WebSocketFactory,
+  type WebSocketLike,
+} from "./ports.ts";
 import { RoomModel } from "./RoomModel.ts";
 
 export type ConnectionStatus =
@@ -35,6 +42,8 @@ export interface ClientEvents extends Record<string, unknown> {
   error: ApiError;
   /** The texts sent and not yet confirmed by the server changed (see `outbox`). */
   outbox: readonly OutboxText[];
+  /** When the next reconnect attempt is due (clock time), or undefined while one is under way. */
+  retry: number | undefined;
 }
 
 /** A text this member sent that the server has not confirmed yet (perhaps waiting for the connection). */
@@ -50,6 +59,7 @@ export interface ConferenceClientOptions {
   token: string;
   createSocket: WebSocketFactory;
   scheduler?: Scheduler;
+  clock?: Clock;
   /** Backoff bounds for reconnecting, in milliseconds. */
   backoff?: { initialMs: number; maxMs: number };
   /**
@@ -88,12 +98,16 @@ export class ConferenceClient extends Emitter<ClientEvents> {
   private cancelProbe: (() => void) | undefined;
   private heard = false;
   private hadHistory = false;
+  private readonly clock: Clock;
+  /** When the next reconnect attempt is due, while one is waiting (for a countdown). */
+  nextRetryAt: number | undefined;
 
   constructor(private readonly options: ConferenceClientOptions) {
     super();
     this.scheduler = options.scheduler ?? realScheduler;
     this.backoff = options.backoff ?? { initialMs: 500, maxMs: 10_000 };
     this.pingMs = options.pingMs ?? 10_000;
+    this.clock = options.clock ?? realClock;
     this.room = new RoomModel(this.scheduler);
   }
 
@@ -104,6 +118,7 @@ export class ConferenceClient extends Emitter<ClientEvents> {
   /** Opens the connection. Calling it again while open does nothing. */
   connect(): void {
     if (this.socket || this.isFinal) return;
+    this.setNextRetry(undefined);
     // Once the history has arrived, every later connection resumes after the last text seen (even
     // seq 0), so nothing written meanwhile is skipped however much it is.
     const since = this.hadHistory ? this.room.lastSeq : undefined;
@@ -180,6 +195,7 @@ export class ConferenceClient extends Emitter<ClientEvents> {
     if (this.status === "closed") return;
     this.setStatus("closed");
     this.cancelRetry?.();
+    this.setNextRetry(undefined);
     this.cancelProbe?.();
     this.socket?.close(CLOSE_CODES.normal, "bye");
     this.socket = undefined;
@@ -293,13 +309,18 @@ export class ConferenceClient extends Emitter<ClientEvents> {
     const delay = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** this.attempt);
     this.attempt++;
     // Jitter spreads out a whole room reconnecting after a server restart.
-    this.cancelRetry = this.scheduler.schedule(
-      () => {
-        this.cancelRetry = undefined;
-        this.connect();
-      },
-      delay * (0.75 + Math.random() * 0.5),
-    );
+    const wait = delay * (0.75 + Math.random() * 0.5);
+    this.cancelRetry = this.scheduler.schedule(() => {
+      this.cancelRetry = undefined;
+      this.connect();
+    }, wait);
+    this.setNextRetry(this.clock.now() + wait);
+  }
+
+  private setNextRetry(at: number | undefined): void {
+    if (this.nextRetryAt === at) return;
+    this.nextRetryAt = at;
+    this.emit("retry", at);
   }
 
   private failPending(error: Error): void {

@@ -212,12 +212,18 @@ test("an ended conference is final: no retry, pending sends fail, the room says 
 
 test("retryNow skips the backoff wait, replaces a hanging attempt, and leaves an open connection alone", () => {
   const { client, last, sockets } = setup();
+  const retries: (number | undefined)[] = [];
+  client.on("retry", (at) => retries.push(at));
   client.connect();
   attach(last());
   client.retryNow();
   assert.equal(sockets.length, 1, "open: nothing to do");
+  const before = Date.now();
   last().drop();
+  const due = client.nextRetryAt ?? 0;
+  assert.ok(due >= before + 75 && due <= Date.now() + 125, "the next attempt is due after the backoff");
   client.retryNow();
+  assert.deepEqual(retries, [due, undefined], "a countdown can follow the wait, and its end");
   assert.equal(sockets.length, 2, "the waiting retry ran at once");
   // That attempt hangs: no answer at all.
   client.retryNow();

@@ -1,17 +1,34 @@
 import type { ConnectionStatus } from "@roundtable/client-core";
+import { useEffect, useState } from "preact/hooks";
 import { joinPath } from "../lib/route.ts";
+
+/** Whole seconds until `at`, re-read twice a second while there is a time to count down to. */
+function useSecondsUntil(at: number | undefined): number | undefined {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (at === undefined) return;
+    setNow(Date.now());
+    const timer = setInterval(() => setNow(Date.now()), 500);
+    return () => clearInterval(timer);
+  }, [at]);
+  return at === undefined ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
+}
 
 /** Says so when the connection is not healthy; silent otherwise. */
 export function StatusBanner({
   status,
   conferenceId,
+  nextRetryAt,
   onRetry,
 }: {
   status: ConnectionStatus;
   conferenceId: string;
+  /** When the next attempt is due, for the countdown; undefined while one is under way. */
+  nextRetryAt?: number;
   /** Tries to reconnect at once; without it there is no "Try now" button. */
   onRetry?: () => void;
 }) {
+  const seconds = useSecondsUntil(status === "reconnecting" ? nextRetryAt : undefined);
   if (status === "reconnecting")
     return (
       <div class="banner banner-warning" data-testid="connection-banner" data-status={status}>
@@ -22,6 +39,10 @@ export function StatusBanner({
             Texts you write now go out once it is back; voice rejoins by itself.
           </span>
         </p>
+        {/* Not in the live region: a screen reader would read out every tick. */}
+        <span class="banner-countdown" data-testid="retry-countdown" aria-hidden="true">
+          {seconds === undefined || seconds === 0 ? "trying now…" : `next try in ${seconds} s`}
+        </span>
         {/* Always there, so nothing jumps about; while an attempt is under way it does nothing. */}
         {onRetry && (
           <button

@@ -7,6 +7,8 @@ export interface Connection {
   status: ConnectionStatus;
   /** Sent texts still waiting for the server, oldest first. */
   pending: readonly OutboxText[];
+  /** When the next reconnect attempt is due (`Date.now()` time), while one is waiting. */
+  nextRetryAt: number | undefined;
   /** Skips the rest of the wait before the next reconnect attempt. */
   retryNow: () => void;
 }
@@ -20,6 +22,7 @@ export function useConferenceClient(conferenceId: string, token: string | undefi
   const [client, setClient] = useState<ConferenceClient>();
   const [status, setStatus] = useState<ConnectionStatus>("connecting");
   const [pending, setPending] = useState<readonly OutboxText[]>([]);
+  const [nextRetryAt, setNextRetryAt] = useState<number>();
 
   useEffect(() => {
     if (!token) return;
@@ -31,6 +34,7 @@ export function useConferenceClient(conferenceId: string, token: string | undefi
     });
     const off = next.on("status", setStatus);
     const offOutbox = next.on("outbox", setPending);
+    const offRetry = next.on("retry", setNextRetryAt);
     const online = () => next.retryNow();
     window.addEventListener("online", online);
     setClient(next);
@@ -41,9 +45,10 @@ export function useConferenceClient(conferenceId: string, token: string | undefi
       window.removeEventListener("online", online);
       off();
       offOutbox();
+      offRetry();
       next.close();
     };
   }, [conferenceId, token]);
 
-  return { client, status, pending, retryNow: () => client?.retryNow() };
+  return { client, status, pending, nextRetryAt, retryNow: () => client?.retryNow() };
 }

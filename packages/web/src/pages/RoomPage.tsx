@@ -42,7 +42,7 @@ const NO_SELECTION: ReadonlySet<string> = new Set();
 
 export function RoomPage({ conferenceId }: { conferenceId: string }) {
   const [token] = useState(() => memberTokenFor(conferenceId));
-  const { client, status, pending, retryNow } = useConferenceClient(conferenceId, token);
+  const { client, status, pending, nextRetryAt, retryNow } = useConferenceClient(conferenceId, token);
   const controls = useRoomControls(client);
   const view = useRoom(client?.room);
   useDocumentTitle(view.title);
@@ -101,7 +101,12 @@ export function RoomPage({ conferenceId }: { conferenceId: string }) {
   if (view.phase !== "room")
     return (
       <PageShell>
-        <StatusBanner status={status} conferenceId={conferenceId} onRetry={retryNow} />
+        <StatusBanner
+          status={status}
+          conferenceId={conferenceId}
+          nextRetryAt={nextRetryAt}
+          onRetry={retryNow}
+        />
         {view.phase === "lobby" ? (
           <Lobby title={view.title} seats={view.seats} selfId={view.selfId} />
         ) : status === "refused" ? null : (
@@ -149,7 +154,12 @@ export function RoomPage({ conferenceId }: { conferenceId: string }) {
           </span>
         </p>
       </header>
-      <StatusBanner status={status} conferenceId={conferenceId} onRetry={retryNow} />
+      <StatusBanner
+        status={status}
+        conferenceId={conferenceId}
+        nextRetryAt={nextRetryAt}
+        onRetry={retryNow}
+      />
       <section class="stage" aria-label="Table">
         <Table
           title={view.title ?? ""}
