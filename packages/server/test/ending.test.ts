@@ -45,10 +45,12 @@ test("ending tells every client, closes them with 4010 and their voice; then nob
   await raw.next((m) => m.type === "voice-offer");
   const adaPeer = peers.peers.at(-1);
 
+  const loaded = t.server.service.loadedCount;
   assert.deepEqual(await t.api.end(conference.id, conference.hostToken), {
     state: "ended",
     alreadyEnded: false,
   });
+  assert.equal(t.server.service.loadedCount, loaded - 1, "an ended conference leaves memory");
   const ended = await raw.next((m) => m.type === "ended");
   assert.equal(ended.type === "ended" && typeof ended.endedAt, "number");
   assert.equal((await raw.closed).code, CLOSE_CODES.ended);
@@ -66,6 +68,7 @@ test("ending tells every client, closes them with 4010 and their voice; then nob
     alreadyEnded: true,
   });
   assert.equal((await t.api.getConference(conference.id)).state, "ended");
+  assert.equal(t.server.service.loadedCount, loaded - 1, "reading it does not bring it back for good");
   assert.deepEqual(
     (await t.api.history(conference.id, ada.token)).map((m) => m.text),
     ["before the end"],

@@ -105,13 +105,22 @@ export class ConferenceService {
     return { id, title, hostToken };
   }
 
-  /** The conference, loaded from the store once and kept in memory. */
+  /** Conferences held in memory (for tests and metrics). */
+  get loadedCount(): number {
+    return this.loaded.size;
+  }
+
+  /** The conference, loaded from the store once and kept in memory until it ends. */
   async conference(id: string): Promise<Conference> {
     let pending = this.loaded.get(id);
     if (!pending) {
       pending = this.loadConference(id);
       this.loaded.set(id, pending);
-      pending.catch(() => this.loaded.delete(id));
+      // An ended conference is read, never changed: it is loaded for each read instead of kept.
+      pending.then(
+        (c) => c.isEnded && this.loaded.delete(id),
+        () => this.loaded.delete(id),
+      );
     }
     return pending;
   }
@@ -215,6 +224,9 @@ export class ConferenceService {
     conference.markEnded(endedAt);
     conference.broadcast(encode({ type: "ended", endedAt }));
     conference.closeAll(CLOSE_CODES.ended, "the host ended this conference");
+    // Nothing can change an ended conference any more: it need not stay in memory. Reads load it
+    // again from the store; anything still holding this object sees it ended.
+    this.loaded.delete(conferenceId);
     return { alreadyEnded: false };
   }
 
