@@ -19,8 +19,8 @@ import { openClient } from "../../packages/bot/src/connect.ts";
 import { WeriftMediaEngine } from "../../packages/bot/src/WeriftMediaEngine.ts";
 import { startTestServer, type TestServer } from "../../packages/server/test/harness.ts";
 import type { VoiceSlotStats } from "../../packages/web/src/room/RoomControls.ts";
-import { CHROMIUM_PATH as CHROMIUM, CHROMIUM_VOICE_ARGS } from "./chromium.ts";
 import { TcpProxy } from "../network/TcpProxy.ts";
+import { CHROMIUM_PATH as CHROMIUM, CHROMIUM_VOICE_ARGS } from "./chromium.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const WEB_DIR = join(ROOT, "packages/web/dist");
@@ -223,7 +223,10 @@ describe("Reconnecting in Chromium", { timeout: 150_000 }, () => {
     );
     assert.ok((await socketCauses(page)).includes("timer"), "the backoff timer made attempts");
     // Between attempts the banner counts down to the next one.
-    await page.getByTestId("retry-countdown").filter({ hasText: /next try in \d+ s/ }).waitFor();
+    await page
+      .getByTestId("retry-countdown")
+      .filter({ hasText: /next try in \d+ s/ })
+      .waitFor();
 
     // A click during an attempt under way does nothing, so click until one makes an attempt.
     let refused = proxy.refusedMatching(SOCKET_REQUEST);
@@ -315,6 +318,51 @@ describe("Reconnecting in Chromium", { timeout: 150_000 }, () => {
         "Sorry, my network is acting up.",
       ],
       "the server stored each text once",
+    );
+  });
+
+  it("a text written offline survives a reload of the page and arrives once", async () => {
+    const text = "Written offline, then the page was reloaded.";
+    proxy.cutSockets();
+    await page.locator("[data-testid=connection-banner][data-status=reconnecting]").waitFor();
+    const input = page.getByTestId("composer-input");
+    await input.fill(text);
+    await input.press("Enter");
+    await page.locator("[data-testid=chat-pending]", { hasText: text }).waitFor();
+
+    await page.reload();
+    // Pages load, the conference socket cannot get through: the text waits in this tab's storage.
+    await page.locator("[data-testid=connection-banner][data-status=reconnecting]").waitFor();
+    const kept = await page.evaluate(() =>
+      Object.keys(sessionStorage)
+        .filter((k) => k.startsWith("roundtable:outbox:"))
+        .map((k) => sessionStorage.getItem(k) ?? ""),
+    );
+    assert.equal(kept.length, 1);
+    assert.match(kept[0] ?? "", /Written offline/);
+    assert.equal(benReceived.has(text), false);
+
+    proxy.restore();
+    await until("the banner is gone", async () => {
+      if ((await page.getByTestId("connection-banner").count()) === 0) return true;
+      await page.evaluate(() => window.dispatchEvent(new Event("online")));
+      return undefined;
+    });
+    await chatEntries(page, text).waitFor();
+    await page.locator("[data-testid=chat-pending]").waitFor({ state: "detached" });
+    await until("Ben gets the text written before the reload", () =>
+      benReceived.has(text) ? true : undefined,
+    );
+    assert.equal(benReceived.get(text)?.length, 1, "once");
+    assert.equal(await chatEntries(page, text).count(), 1);
+    const stored = await server.server.service.history(conferenceId, ids.ada);
+    assert.equal(stored.filter((m) => m.text === text).length, 1, "stored once");
+    assert.deepEqual(
+      await page.evaluate(() =>
+        Object.keys(sessionStorage).filter((k) => k.startsWith("roundtable:outbox:")),
+      ),
+      [],
+      "nothing left to send",
     );
   });
 

@@ -3,6 +3,8 @@
  * back, two ways:
  * - `cut()` ends every proxied connection and refuses new ones (accepted, then destroyed, as a dead
  *   route looks to a browser); `restore()` lets connections through again.
+ * - `cutSockets()` ends every connection and refuses only WebSocket upgrades from then on, so pages
+ *   still load (a reload while the conference's socket cannot get through).
  * - `freeze()` keeps every connection open but carries nothing either way, and new connections hang
  *   unanswered: a network that vanished without closing anything (Wi-Fi out of range). What was
  *   sent meanwhile waits, as TCP would retransmit it, and flows once `thaw()` is called.
@@ -22,6 +24,7 @@ export class TcpProxy {
   private readonly live = new Set<Socket>();
   private readonly waiters = new Set<() => void>();
   private isCut = false;
+  private socketsCut = false;
   private frozen = false;
 
   private constructor(
@@ -83,6 +86,14 @@ export class TcpProxy {
 
   restore(): void {
     this.isCut = false;
+    this.socketsCut = false;
+  }
+
+  /** Drops every connection, then lets plain HTTP through and refuses WebSocket upgrades until `restore()`. */
+  cutSockets(): void {
+    this.cut();
+    this.isCut = false;
+    this.socketsCut = true;
   }
 
   /** Stops carrying bytes on every connection, old and new, without closing any. */
@@ -107,6 +118,27 @@ export class TcpProxy {
       this.refuse(client);
       return;
     }
+    if (this.socketsCut) {
+      // Decide on the request line: an upgrade to the conference socket is refused, the rest passes.
+      client.once("data", (first: Buffer) => {
+        const line = first.toString("latin1").split("\r\n", 1)[0] ?? "";
+        if (/^GET \S*\/ws\?/.test(line)) {
+          client.destroy();
+          this.refused.push({ requestLine: line });
+          for (const check of [...this.waiters]) check();
+        } else {
+          client.pause();
+          client.unshift(first);
+          this.forward(client);
+        }
+      });
+      client.on("error", () => {});
+      return;
+    }
+    this.forward(client);
+  }
+
+  private forward(client: Socket): void {
     const upstream = new Socket();
     this.live.add(client);
     this.live.add(upstream);

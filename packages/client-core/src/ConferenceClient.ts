@@ -161,6 +161,27 @@ export class ConferenceClient extends Emitter<ClientEvents> {
   }
 
   /**
+   * Takes back texts a previous page or process had in its outbox (saved from `outbox`), under
+   * their original clientIds: the server stores a clientId once, so one that did arrive before is
+   * only acknowledged again, never duplicated. Failures are reported as `error` events.
+   */
+  restoreOutbox(entries: readonly OutboxText[]): void {
+    for (const { clientId, to, text } of entries) {
+      if (this.pending.has(clientId) || this.isFinal) continue;
+      const entry: PendingText = {
+        message: { type: "text", to, text, clientId },
+        resolve: () => {},
+        reject: (error) =>
+          this.emit("error", error instanceof ApiError ? error : new ApiError("internal", String(error))),
+        sent: false,
+      };
+      this.pending.set(clientId, entry);
+      if (this.status === "open") this.transmit(entry);
+    }
+    this.outboxChanged();
+  }
+
+  /**
    * Sends a message that needs no acknowledgement (voice signalling). Returns false when not
    * connected: such messages are re-sent by their owner after a reconnect, not queued.
    */

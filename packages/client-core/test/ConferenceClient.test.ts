@@ -232,3 +232,23 @@ test("retryNow skips the backoff wait, replaces a hanging attempt, and leaves an
   attach(last());
   assert.equal(client.status, "open");
 });
+
+test("an outbox restored from a previous page goes out under its own clientIds, once", () => {
+  const { client, last } = setup();
+  const errors: string[] = [];
+  client.on("error", (e) => errors.push(e.code));
+  client.restoreOutbox([
+    { clientId: "old-1", to: "all", text: "arrived before the reload" },
+    { clientId: "old-2", to: ["b"], text: "never left" },
+  ]);
+  assert.deepEqual(
+    client.outbox.map((o) => o.clientId),
+    ["old-1", "old-2"],
+  );
+  client.connect();
+  attach(last(), [aText({ id: "m1", from: "a", text: "arrived before the reload", clientId: "old-1" })]);
+  assert.deepEqual(last().sent, [{ type: "text", to: ["b"], text: "never left", clientId: "old-2" }]);
+  last().receive({ type: "error", code: "rate_limited", message: "slow down", clientId: "old-2" });
+  assert.deepEqual(client.outbox, []);
+  assert.deepEqual(errors, ["rate_limited"], "a restored text that fails is reported, not dropped silently");
+});

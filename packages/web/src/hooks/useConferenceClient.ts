@@ -1,6 +1,7 @@
 import { ConferenceClient, type ConnectionStatus, type OutboxText } from "@roundtable/client-core";
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../lib/api.ts";
+import { readOutbox, writeOutbox } from "../lib/storage.ts";
 
 export interface Connection {
   client: ConferenceClient | undefined;
@@ -11,6 +12,9 @@ export interface Connection {
   nextRetryAt: number | undefined;
   /** Skips the rest of the wait before the next reconnect attempt. */
   retryNow: () => void;
+  /** The last problem the server reported that no form was waiting for (e.g. a restored text refused). */
+  problem: string | undefined;
+  dismissProblem: () => void;
 }
 
 /**
@@ -23,6 +27,7 @@ export function useConferenceClient(conferenceId: string, token: string | undefi
   const [status, setStatus] = useState<ConnectionStatus>("connecting");
   const [pending, setPending] = useState<readonly OutboxText[]>([]);
   const [nextRetryAt, setNextRetryAt] = useState<number>();
+  const [problem, setProblem] = useState<string>();
 
   useEffect(() => {
     if (!token) return;
@@ -33,22 +38,38 @@ export function useConferenceClient(conferenceId: string, token: string | undefi
       createSocket: (url) => new WebSocket(url),
     });
     const off = next.on("status", setStatus);
-    const offOutbox = next.on("outbox", setPending);
+    const offOutbox = next.on("outbox", (outbox) => {
+      setPending(outbox);
+      writeOutbox(conferenceId, token, outbox);
+    });
+    const offError = next.on("error", (error) => setProblem(error.message));
     const offRetry = next.on("retry", setNextRetryAt);
     const online = () => next.retryNow();
     window.addEventListener("online", online);
     setClient(next);
     setStatus(next.status);
     setPending([]);
+    setProblem(undefined);
+    // What this tab had not yet sent when it was last closed or reloaded goes out again.
+    next.restoreOutbox(readOutbox<OutboxText>(conferenceId, token));
     next.connect();
     return () => {
       window.removeEventListener("online", online);
       off();
       offOutbox();
+      offError();
       offRetry();
       next.close();
     };
   }, [conferenceId, token]);
 
-  return { client, status, pending, nextRetryAt, retryNow: () => client?.retryNow() };
+  return {
+    client,
+    status,
+    pending,
+    nextRetryAt,
+    retryNow: () => client?.retryNow(),
+    problem,
+    dismissProblem: () => setProblem(undefined),
+  };
 }

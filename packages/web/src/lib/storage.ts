@@ -32,3 +32,31 @@ export const storeHostToken = (conferenceId: string, token: string) => write(hos
 /** Small per-browser preferences (voice device, spatial audio, ...), kept across conferences. */
 export const readSetting = (key: string) => read(key);
 export const writeSetting = (key: string, value: string) => write(key, value);
+
+/**
+ * Texts not yet confirmed by the server, kept for this tab only (sessionStorage) so a reload while
+ * offline does not lose them: the client sends them again under the same ids, which the server
+ * stores once.
+ */
+const outboxKey = (conferenceId: string, token: string) =>
+  `roundtable:outbox:${conferenceId}:${token.slice(0, 16)}`;
+
+export function readOutbox<T>(conferenceId: string, token: string): T[] {
+  try {
+    const raw = sessionStorage.getItem(outboxKey(conferenceId, token));
+    const parsed: unknown = raw ? JSON.parse(raw) : [];
+    return Array.isArray(parsed) ? (parsed as T[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+export function writeOutbox(conferenceId: string, token: string, entries: readonly unknown[]): void {
+  try {
+    const key = outboxKey(conferenceId, token);
+    if (entries.length === 0) sessionStorage.removeItem(key);
+    else sessionStorage.setItem(key, JSON.stringify(entries));
+  } catch {
+    // Without storage a reload can lose unsent texts; everything else still works.
+  }
+}

@@ -4,6 +4,7 @@ import { useCallback, useEffect, useMemo, useState } from "preact/hooks";
 import { ChatLog } from "../components/ChatLog.tsx";
 import { Composer } from "../components/Composer.tsx";
 import { Lobby } from "../components/Lobby.tsx";
+import { Notice } from "../components/Notice.tsx";
 import { BrandMark, PageShell } from "../components/PageShell.tsx";
 import { StatusBanner } from "../components/StatusBanner.tsx";
 import { Table } from "../components/Table.tsx";
@@ -42,7 +43,10 @@ const NO_SELECTION: ReadonlySet<string> = new Set();
 
 export function RoomPage({ conferenceId }: { conferenceId: string }) {
   const [token] = useState(() => memberTokenFor(conferenceId));
-  const { client, status, pending, nextRetryAt, retryNow } = useConferenceClient(conferenceId, token);
+  const { client, status, pending, nextRetryAt, retryNow, problem, dismissProblem } = useConferenceClient(
+    conferenceId,
+    token,
+  );
   const controls = useRoomControls(client);
   const view = useRoom(client?.room);
   useDocumentTitle(view.title);
@@ -177,6 +181,14 @@ export function RoomPage({ conferenceId }: { conferenceId: string }) {
         )}
       </Composer>
       <aside class="side">
+        {problem && (
+          <Notice kind="error" testId="room-problem">
+            {problem}{" "}
+            <button type="button" class="button button-ghost button-small" onClick={dismissProblem}>
+              Dismiss
+            </button>
+          </Notice>
+        )}
         <ChatLog entries={view.chat} selfId={view.selfId} memberOf={memberOf} pending={pending} />
       </aside>
     </div>
