@@ -132,11 +132,13 @@ describe("connections and capacity", () => {
     });
   });
 
-  test("the server keeps at most MAX_CONFERENCES conferences", async () => {
+  test("the server keeps at most MAX_CONFERENCES open conferences; ending one makes room", async () => {
     await withServer({ MAX_CONFERENCES: "2" }, async (t) => {
-      await t.api.createConference("One");
+      const one = await t.api.createConference("One");
       await t.api.createConference("Two");
       await assert.rejects(t.api.createConference("Three"), { code: "server_full", status: 503 });
+      await t.api.end(one.id, one.hostToken);
+      await t.api.createConference("Three");
     });
   });
 });

@@ -18,7 +18,7 @@ import { TextLog } from "./TextLog.ts";
 import { validName, validTitle } from "./validate.ts";
 
 export interface ConferenceLimits {
-  /** Conferences the server keeps (ended ones count until deleted). */
+  /** Conferences open at once (not ended): abandoned ones count until their host ends them. */
   conferences: number;
   membersPerConference: number;
   connectionsPerMember: number;
@@ -89,8 +89,8 @@ export class ConferenceService {
 
   async createConference(rawTitle: unknown): Promise<{ id: string; title: string; hostToken: string }> {
     const title = validTitle(rawTitle);
-    if ((await this.store.countConferences()) >= this.limits.conferences)
-      throw new RoundtableError("server_full", "this server cannot take more conferences");
+    if ((await this.store.countOpenConferences()) >= this.limits.conferences)
+      throw new RoundtableError("server_full", "this server has as many open conferences as it can take");
     const id = this.ids.id();
     const hostToken = this.ids.token();
     await this.store.createConference({

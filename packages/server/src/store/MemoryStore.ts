@@ -34,8 +34,8 @@ export class MemoryStore implements Store {
     }
   }
 
-  async countConferences(): Promise<number> {
-    return this.conferences.size;
+  async countOpenConferences(): Promise<number> {
+    return [...this.conferences.values()].filter((c) => c.state !== "ended").length;
   }
 
   async addMember(member: MemberRecord): Promise<void> {

@@ -11,8 +11,8 @@ export interface Store {
   markBuilt(id: string, builtAt: number): Promise<void>;
   /** Ends a conference for good; ending it again changes nothing. */
   markEnded(id: string, endedAt: number): Promise<void>;
-  /** How many conferences exist (ended ones included), for the server-wide limit. */
-  countConferences(): Promise<number>;
+  /** How many conferences have not ended, for the server-wide limit. */
+  countOpenConferences(): Promise<number>;
 
   addMember(member: MemberRecord): Promise<void>;
   listMembers(conferenceId: string): Promise<MemberRecord[]>;

@@ -81,7 +81,7 @@ export class SqliteStore implements Store {
         "UPDATE conferences SET state = 'built', built_at = ? WHERE id = ? AND state <> 'built'",
       ),
       markEnded: db.prepare("UPDATE conferences SET ended_at = ? WHERE id = ? AND ended_at IS NULL"),
-      countConferences: db.prepare("SELECT COUNT(*) AS n FROM conferences"),
+      countOpenConferences: db.prepare("SELECT COUNT(*) AS n FROM conferences WHERE ended_at IS NULL"),
       insertMember: db.prepare(
         "INSERT INTO members (id, conference_id, name, token_hash, avatar_hash, avatar_color, seat, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       ),
@@ -149,8 +149,8 @@ export class SqliteStore implements Store {
     this.stmts.markEnded.run(endedAt, id);
   }
 
-  async countConferences(): Promise<number> {
-    return (this.stmts.countConferences.get() as { n: number }).n;
+  async countOpenConferences(): Promise<number> {
+    return (this.stmts.countOpenConferences.get() as { n: number }).n;
   }
 
   async addMember(m: MemberRecord): Promise<void> {
