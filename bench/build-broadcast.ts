@@ -19,6 +19,7 @@ import { parseArgs } from "node:util";
 import { RoundtableApi } from "@roundtable/client-core";
 import { parseServerMessage } from "@roundtable/protocol";
 import { ClientPool } from "./lib/clientPool.ts";
+import { CROWD_FROM_ONE_ADDRESS } from "./lib/crowdEnv.ts";
 import { memberName } from "./lib/names.ts";
 import { freePort, ServerProcess } from "./lib/serverProcess.ts";
 import { mapLimit, nowMs, round, type Summary, summarize } from "./lib/stats.ts";
@@ -225,8 +226,8 @@ async function main(): Promise<void> {
     env: {
       DATA_DIR: dataDir,
       LOG_LEVEL: "warn",
+      ...CROWD_FROM_ONE_ADDRESS,
       REGISTRATIONS_PER_MINUTE: String(Math.max(1_000_000, members * reps * 10)),
-      CONFERENCES_PER_MINUTE: "10000",
       MAX_MEMBERS_PER_CONFERENCE: String(Math.max(members, 5000)),
     },
   });

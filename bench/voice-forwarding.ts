@@ -37,6 +37,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { RoundtableApi } from "@roundtable/client-core";
 import { WIRE_OVERHEAD_BYTES } from "../packages/bot/src/WeriftMediaEngine.ts";
+import { CROWD_FROM_ONE_ADDRESS } from "./lib/crowdEnv.ts";
 import { memberName } from "./lib/names.ts";
 import { freePort, ServerProcess } from "./lib/serverProcess.ts";
 import { mapLimit, round, summarize } from "./lib/stats.ts";
@@ -191,8 +192,7 @@ async function runOnce(listeners: number, profileDir: string | undefined): Promi
     env: {
       DATA_DIR: dataDir,
       LOG_LEVEL: "warn",
-      REGISTRATIONS_PER_MINUTE: "1000000",
-      CONFERENCES_PER_MINUTE: "10000",
+      ...CROWD_FROM_ONE_ADDRESS,
       RTC_LISTEN_ADDRESS: host,
       RTC_ANNOUNCED_ADDRESSES: host,
       VOICE_SLOTS: String(slots),
