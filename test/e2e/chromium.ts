@@ -21,3 +21,24 @@ export const CHROMIUM_VOICE_ARGS: readonly string[] = [
   "--autoplay-policy=no-user-gesture-required",
   "--disable-features=WebRtcHideLocalIpsWithMdns",
 ];
+
+/** How long a browser test waits for any one condition before calling it a failure. */
+export const WAIT_MS = 20_000;
+
+/**
+ * Polls `probe` until it returns a value. Re-checking a condition, not a sleep standing in for one:
+ * the timeout only turns a hang into a failure.
+ */
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = WAIT_MS,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -20,31 +20,19 @@ import { WeriftMediaEngine } from "../../packages/bot/src/WeriftMediaEngine.ts";
 import { startTestServer, type TestServer } from "../../packages/server/test/harness.ts";
 import type { VoiceSlotStats } from "../../packages/web/src/room/RoomControls.ts";
 import { TcpProxy } from "../network/TcpProxy.ts";
-import { CHROMIUM_PATH as CHROMIUM, CHROMIUM_VOICE_ARGS } from "./chromium.ts";
+import { CHROMIUM_PATH as CHROMIUM, CHROMIUM_VOICE_ARGS, until, WAIT_MS } from "./chromium.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const WEB_DIR = join(ROOT, "packages/web/dist");
 const SPEECH = join(ROOT, "../shared/fixtures/speech.wav");
 /** Packets of 20 ms: 50 are one second of voice. */
 const SECOND = 50;
-const WAIT_MS = 20_000;
 /** The request line of a WebSocket (re)connection attempt, as the proxy sees it. */
 const SOCKET_REQUEST = /^GET \/api\/conferences\/[^/]+\/ws\?/;
 /** Chromium logs every refused WebSocket as a console error: those are the point of this test. */
 const EXPECTED_ERRORS = [/WebSocket connection to '.*' failed/];
 
 const problems: string[] = [];
-
-/** Polls `probe` until it returns a value; the timeout only turns a hang into a failure. */
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const seatOf = (page: Page, memberId: string) =>
   page.locator(`[data-testid=seat][data-member-id="${memberId}"]`);

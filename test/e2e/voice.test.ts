@@ -16,7 +16,7 @@ import { after, before, describe, it } from "node:test";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { startTestServer, type TestServer } from "../../packages/server/test/harness.ts";
 import type { VoiceSlotStats } from "../../packages/web/src/room/RoomControls.ts";
-import { CHROMIUM_PATH as CHROMIUM, CHROMIUM_VOICE_ARGS } from "./chromium.ts";
+import { CHROMIUM_PATH as CHROMIUM, CHROMIUM_VOICE_ARGS, until, WAIT_MS } from "./chromium.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const WEB_DIR = join(ROOT, "packages/web/dist");
@@ -44,7 +44,6 @@ const DENIED_ARGS = [
 
 /** Packets of 20 ms: 50 are one second of voice. */
 const SECOND = 50;
-const WAIT_MS = 20_000;
 
 const problems: string[] = [];
 const browsers: Browser[] = [];
@@ -87,17 +86,6 @@ function voiceStats(page: Page): Promise<VoiceSlotStats[]> {
 /** The slot carrying `memberId` on this page, if any. */
 async function slotOf(page: Page, memberId: string): Promise<VoiceSlotStats | undefined> {
   return (await voiceStats(page)).find((s) => s.memberId === memberId);
-}
-
-/** Polls `probe` until it returns a value; the timeout only turns a hang into a failure. */
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /**
