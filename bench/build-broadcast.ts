@@ -340,7 +340,7 @@ async function main(): Promise<void> {
     );
   } finally {
     await pool?.stop().catch(() => {});
-    const code = await server.stop();
+    const { code } = await server.stop();
     if (code !== 0 && code !== null)
       process.stderr.write(`server exited with ${code}:\n${server.recentOutput()}\n`);
     process.off("exit", killServer);

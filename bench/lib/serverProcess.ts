@@ -32,33 +32,55 @@ export interface ServerProcessOptions {
   nodeFlags?: string[];
 }
 
-/** The Roundtable server as a child process, with its output kept for error reports. */
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/**
+ * The Roundtable server as a child process, with its output kept for error reports. Used by the
+ * benchmarks and by the process tests (SIGKILL, SIGTERM).
+ */
 export class ServerProcess {
   readonly baseUrl: string;
-  private readonly child: ChildProcess;
-  private readonly output: string[] = [];
-  private exited: Promise<number | null>;
+  readonly child: ChildProcess;
+  /** Resolves when the process has exited. */
+  readonly exited: Promise<Exit>;
+  private readonly chunks: string[] = [];
   private exitCode: number | null | undefined;
 
   constructor(options: ServerProcessOptions) {
     this.baseUrl = `http://${options.host}:${options.port}`;
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...options.env,
+      HOST: options.host,
+      PORT: String(options.port),
+    };
+    // The test runner marks its own children; the server is not one of its test files.
+    delete env.NODE_TEST_CONTEXT;
     this.child = spawn(process.execPath, [...(options.nodeFlags ?? []), "--import", "tsx", options.entry], {
       cwd: options.cwd,
-      env: { ...process.env, ...options.env, HOST: options.host, PORT: String(options.port) },
+      env,
       stdio: ["ignore", "pipe", "pipe"],
     });
     const keep = (chunk: Buffer) => {
-      this.output.push(chunk.toString("utf8"));
-      if (this.output.length > 200) this.output.splice(0, this.output.length - 200);
+      this.chunks.push(chunk.toString("utf8"));
+      if (this.chunks.length > 500) this.chunks.splice(0, this.chunks.length - 500);
     };
     this.child.stdout?.on("data", keep);
     this.child.stderr?.on("data", keep);
     this.exited = new Promise((resolve) => {
-      this.child.once("exit", (code) => {
+      this.child.once("exit", (code, signal) => {
         this.exitCode = code;
-        resolve(code);
+        resolve({ code, signal });
       });
     });
+  }
+
+  /** Everything it printed (the last 500 chunks). */
+  output(): string {
+    return this.chunks.join("");
   }
 
   get pid(): number {
@@ -72,7 +94,7 @@ export class ServerProcess {
 
   /** The last lines the server printed. */
   recentOutput(): string {
-    return this.output.join("").split("\n").slice(-40).join("\n");
+    return this.output().split("\n").slice(-40).join("\n");
   }
 
   /** Polls `GET /healthz` until it answers 200, at most `attempts` times. */
@@ -121,8 +143,8 @@ export class ServerProcess {
   }
 
   /** SIGTERM (a graceful close, which also writes a --cpu-prof profile), then SIGKILL after a grace period. */
-  async stop(graceMs = 10_000): Promise<number | null> {
-    if (!this.running) return this.exitCode ?? null;
+  async stop(graceMs = 10_000): Promise<Exit> {
+    if (!this.running) return this.exited;
     this.child.kill("SIGTERM");
     const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
     try {
@@ -130,6 +152,12 @@ export class ServerProcess {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** SIGKILL, resolving once the process is gone. */
+  kill(): Promise<Exit> {
+    if (this.running) this.child.kill("SIGKILL");
+    return this.exited;
   }
 
   /** Synchronous last resort for process exit handlers. */
