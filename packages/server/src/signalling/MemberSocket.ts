@@ -12,7 +12,7 @@ import type { SocketGuard } from "./SocketGuard.ts";
 /** A socket holding more unsent bytes than this is too slow to keep up; it is closed, not buffered without end. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 /** Milliseconds between pings; a socket that has not answered the previous ping is dead. */
-const HEARTBEAT_MS = 30_000;
+const HEARTBEAT_MS = 15_000;
 
 const PONG = encode({ type: "pong" });
 
