@@ -11,6 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type ConferenceClient, VoiceSession } from "@roundtable/client-core";
@@ -29,8 +30,20 @@ const SPEECH = join(ROOT, "../shared/fixtures/speech.wav");
 const SECOND = 50;
 /** The request line of a WebSocket (re)connection attempt, as the proxy sees it. */
 const SOCKET_REQUEST = /^GET \/api\/conferences\/[^/]+\/ws\?/;
-/** Chromium logs every refused WebSocket as a console error: those are the point of this test. */
-const EXPECTED_ERRORS = [/WebSocket connection to '.*' failed/];
+/**
+ * Chromium logs every refused WebSocket, and any request (a favicon, a picture) caught by a cut or
+ * by the server restarting, as a console error: taking the network away is the point of this test.
+ */
+const EXPECTED_ERRORS = [
+  /WebSocket connection to '.*' failed/,
+  /Failed to load resource: net::ERR_[A-Z_]+/,
+];
+
+const SERVER_ENV = {
+  WEB_DIR,
+  RTC_LISTEN_ADDRESS: "127.0.0.1",
+  RTC_ANNOUNCED_ADDRESSES: "127.0.0.1",
+};
 
 const problems: string[] = [];
 
@@ -83,11 +96,7 @@ describe("Reconnecting in Chromium", { timeout: 150_000 }, () => {
       [SPEECH, "the shared voice fixtures are missing"],
     ] as const)
       if (!existsSync(file)) throw new Error(`${file} not found: ${hint}`);
-    server = await startTestServer({
-      WEB_DIR,
-      RTC_LISTEN_ADDRESS: "127.0.0.1",
-      RTC_ANNOUNCED_ADDRESSES: "127.0.0.1",
-    });
+    server = await startTestServer(SERVER_ENV);
     proxy = await TcpProxy.start(server.baseUrl);
     const conference = await server.api.createConference("Shaky network");
     conferenceId = conference.id;
@@ -134,7 +143,7 @@ describe("Reconnecting in Chromium", { timeout: 150_000 }, () => {
     page.setDefaultTimeout(WAIT_MS);
     page.on("console", (message) => {
       if (message.type() !== "error" || EXPECTED_ERRORS.some((e) => e.test(message.text()))) return;
-      problems.push(`console: ${message.text()}`);
+      problems.push(`console: ${message.text()} ${message.location().url}`);
     });
     page.on("pageerror", (error) => problems.push(`uncaught: ${error.message}`));
     const room = new URL(ada.roomUrl, server.baseUrl);
@@ -150,6 +159,8 @@ describe("Reconnecting in Chromium", { timeout: 150_000 }, () => {
     await browser?.close().catch(() => {});
     await proxy?.close();
     await server?.stop();
+    // A restarted server keeps the first one's data folder, which stop() leaves in place then.
+    if (server) await rm(server.dataDir, { recursive: true, force: true });
   });
 
   it("both are in the room and hear each other", async () => {
@@ -352,6 +363,47 @@ describe("Reconnecting in Chromium", { timeout: 150_000 }, () => {
       [],
       "nothing left to send",
     );
+  });
+
+  it("a server restart says so, and the page comes back to the new process by itself", async () => {
+    const seatBefore = await seatOf(page, ids.ada).getAttribute("data-seat");
+    const textsBefore = await page.locator("[data-testid=chat-log] [data-testid=chat-entry]").count();
+    // The reload before left voice off (browsers need a gesture): join again first.
+    await page.evaluate(() => window.roundtable?.joinVoice());
+    const generation = await until("Ada's voice is connected", async () => {
+      const info = await voiceInfo(page);
+      return info?.status === "connected" ? info.generation : undefined;
+    });
+    await page.evaluate(() => {
+      (window as unknown as { beforeRestart: boolean }).beforeRestart = true;
+    });
+    // What SIGTERM runs: stop accepting, 1012 to every client, close.
+    await server.server.close();
+    await page
+      .locator("[data-testid=connection-banner][data-close-code='1012']", {
+        hasText: "The server is restarting",
+      })
+      .waitFor();
+
+    server = await startTestServer(SERVER_ENV, {}, server.dataDir);
+    proxy.retarget(server.baseUrl);
+    await until("the banner is gone", async () => {
+      if ((await page.getByTestId("connection-banner").count()) === 0) return true;
+      await page.evaluate(() => window.dispatchEvent(new Event("online")));
+      return undefined;
+    });
+    assert.equal(
+      await page.evaluate(() => (window as unknown as { beforeRestart?: boolean }).beforeRestart),
+      true,
+      "no reload",
+    );
+    assert.equal(await seatOf(page, ids.ada).getAttribute("data-seat"), seatBefore);
+    assert.equal(await page.locator("[data-testid=chat-log] [data-testid=chat-entry]").count(), textsBefore);
+    await until("voice is back on a new peer connection", async () => {
+      const info = await voiceInfo(page);
+      return info?.status === "connected" && info.generation > generation ? true : undefined;
+    });
+    assert.ok(server.server.voice.room(conferenceId)?.peerOf(ids.ada), "the new process has Ada's voice");
   });
 
   it("the page hit no error besides the refused connections", () => {

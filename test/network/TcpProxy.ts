@@ -28,8 +28,8 @@ export class TcpProxy {
   private frozen = false;
 
   private constructor(
-    private readonly targetPort: number,
-    private readonly targetHost: string,
+    private targetPort: number,
+    private targetHost: string,
   ) {
     this.server = createServer((client) => this.accept(client));
   }
@@ -87,6 +87,13 @@ export class TcpProxy {
   restore(): void {
     this.isCut = false;
     this.socketsCut = false;
+  }
+
+  /** Sends new connections to another server from now on (one restarted on another port). */
+  retarget(target: string): void {
+    const url = new URL(target);
+    this.targetPort = Number(url.port);
+    this.targetHost = url.hostname;
   }
 
   /** Drops every connection, then lets plain HTTP through and refuses WebSocket upgrades until `restore()`. */

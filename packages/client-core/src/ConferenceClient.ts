@@ -101,6 +101,8 @@ export class ConferenceClient extends Emitter<ClientEvents> {
   private readonly clock: Clock;
   /** When the next reconnect attempt is due, while one is waiting (for a countdown). */
   nextRetryAt: number | undefined;
+  /** The close code that ended the last connection (1012: the server is restarting), for telling people why. */
+  lastCloseCode: number | undefined;
 
   constructor(private readonly options: ConferenceClientOptions) {
     super();
@@ -310,6 +312,7 @@ export class ConferenceClient extends Emitter<ClientEvents> {
   private onClose(socket: WebSocketLike, code: number, reason: string): void {
     if (this.socket !== socket) return;
     this.socket = undefined;
+    this.lastCloseCode = code;
     this.cancelProbe?.();
     this.cancelProbe = undefined;
     if (this.isFinal) return;

@@ -1,4 +1,5 @@
 import type { ConnectionStatus } from "@roundtable/client-core";
+import { CLOSE_CODES } from "@roundtable/protocol";
 import { useEffect, useState } from "preact/hooks";
 import { joinPath } from "../lib/route.ts";
 
@@ -15,14 +16,24 @@ function useSecondsUntil(at: number | undefined): number | undefined {
 }
 
 /** Says so when the connection is not healthy; silent otherwise. */
+/** What the reconnecting banner says first, by why the connection ended. */
+function lostHeadline(closeCode: number | undefined): string {
+  if (closeCode === CLOSE_CODES.serviceRestart) return "The server is restarting — back in a moment…";
+  if (closeCode === CLOSE_CODES.rateLimited) return "Too much at once — reconnecting…";
+  return "Connection lost — trying again…";
+}
+
 export function StatusBanner({
   status,
   conferenceId,
   nextRetryAt,
+  closeCode,
   onRetry,
 }: {
   status: ConnectionStatus;
   conferenceId: string;
+  /** How the last connection ended, to say why it is reconnecting. */
+  closeCode?: number;
   /** When the next attempt is due, for the countdown; undefined while one is under way. */
   nextRetryAt?: number;
   /** Tries to reconnect at once; without it there is no "Try now" button. */
@@ -31,10 +42,15 @@ export function StatusBanner({
   const seconds = useSecondsUntil(status === "reconnecting" ? nextRetryAt : undefined);
   if (status === "reconnecting")
     return (
-      <div class="banner banner-warning" data-testid="connection-banner" data-status={status}>
+      <div
+        class="banner banner-warning"
+        data-testid="connection-banner"
+        data-status={status}
+        data-close-code={closeCode}
+      >
         <span class="spinner" aria-hidden="true" />
         <p class="banner-text" role="status">
-          <strong>Connection lost — trying again…</strong>{" "}
+          <strong>{lostHeadline(closeCode)}</strong>{" "}
           <span class="banner-detail">
             Texts you write now go out once it is back; voice rejoins by itself.
           </span>

@@ -109,6 +109,7 @@ export function RoomPage({ conferenceId }: { conferenceId: string }) {
           status={status}
           conferenceId={conferenceId}
           nextRetryAt={nextRetryAt}
+          closeCode={client?.lastCloseCode}
           onRetry={retryNow}
         />
         {view.phase === "lobby" ? (
@@ -162,6 +163,7 @@ export function RoomPage({ conferenceId }: { conferenceId: string }) {
         status={status}
         conferenceId={conferenceId}
         nextRetryAt={nextRetryAt}
+        closeCode={client?.lastCloseCode}
         onRetry={retryNow}
       />
       <section class="stage" aria-label="Table">
