@@ -34,10 +34,7 @@ const SOCKET_REQUEST = /^GET \/api\/conferences\/[^/]+\/ws\?/;
  * Chromium logs every refused WebSocket, and any request (a favicon, a picture) caught by a cut or
  * by the server restarting, as a console error: taking the network away is the point of this test.
  */
-const EXPECTED_ERRORS = [
-  /WebSocket connection to '.*' failed/,
-  /Failed to load resource: net::ERR_[A-Z_]+/,
-];
+const EXPECTED_ERRORS = [/WebSocket connection to '.*' failed/, /Failed to load resource: net::ERR_[A-Z_]+/];
 
 const SERVER_ENV = {
   WEB_DIR,
