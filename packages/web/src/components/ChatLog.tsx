@@ -1,8 +1,7 @@
 import type { ChatEntry, OutboxText } from "@roundtable/client-core";
 import type { MemberInfo } from "@roundtable/protocol";
 import { useLayoutEffect, useRef } from "preact/hooks";
-import { listNames } from "../lib/format.ts";
-import { ChatMessage } from "./ChatMessage.tsx";
+import { ChatMessage, privateLabel } from "./ChatMessage.tsx";
 import { Icon } from "./Icon.tsx";
 import { MemberAvatar } from "./MemberAvatar.tsx";
 
@@ -85,12 +84,12 @@ function PendingMessage({
   selfId: string | undefined;
   nameOf: (id: string) => string;
 }) {
-  const to = pending.to === "all" ? undefined : pending.to.filter((id) => id !== selfId).map(nameOf);
+  const label = privateLabel(pending.to, true, selfId, nameOf);
   return (
     <li
-      class={`chat-entry is-own is-pending${to ? " is-private" : ""}`}
+      class={`chat-entry is-own is-pending${label ? " is-private" : ""}`}
       data-testid="chat-pending"
-      data-private={String(to !== undefined)}
+      data-private={String(label !== undefined)}
     >
       {self ? (
         <MemberAvatar avatar={self.avatar} name="" class="avatar-sm" />
@@ -102,10 +101,10 @@ function PendingMessage({
           <span class="chat-sender">You</span>
           <span class="chat-sending">sending…</span>
         </p>
-        {to && (
+        {label && (
           <p class="chat-private">
             <Icon name="lock" size={12} />
-            {to.length > 0 ? `private to ${listNames(to)}` : "private note to yourself"}
+            {label}
           </p>
         )}
         <p class="chat-text">{pending.text}</p>

@@ -1,15 +1,19 @@
 import type { ChatEntry } from "@roundtable/client-core";
-import type { MemberInfo } from "@roundtable/protocol";
+import type { Audience, MemberInfo } from "@roundtable/protocol";
 import { formatTime, listNames } from "../lib/format.ts";
 import { Icon } from "./Icon.tsx";
 import { MemberAvatar } from "./MemberAvatar.tsx";
 
-/** Who a private text went to, as this member should read it. */
-export function privateLabel(entry: ChatEntry, selfId: string | undefined, nameOf: (id: string) => string) {
-  const to = entry.message.to;
+/** Who a private text went to, as this member should read it; undefined for a text to everyone. */
+export function privateLabel(
+  to: Audience,
+  own: boolean,
+  selfId: string | undefined,
+  nameOf: (id: string) => string,
+) {
   if (to === "all") return undefined;
   const others = to.filter((id) => id !== selfId).map(nameOf);
-  if (entry.own) return others.length > 0 ? `private to ${listNames(others)}` : "private note to yourself";
+  if (own) return others.length > 0 ? `private to ${listNames(others)}` : "private note to yourself";
   return others.length > 0 ? `private to you and ${listNames(others)}` : "private to you";
 }
 
@@ -25,7 +29,7 @@ export function ChatMessage({
   nameOf: (id: string) => string;
 }) {
   const { message } = entry;
-  const label = privateLabel(entry, selfId, nameOf);
+  const label = privateLabel(message.to, entry.own, selfId, nameOf);
   const classes = ["chat-entry"];
   if (entry.own) classes.push("is-own");
   if (entry.private) classes.push("is-private");

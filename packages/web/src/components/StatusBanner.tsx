@@ -15,7 +15,6 @@ function useSecondsUntil(at: number | undefined): number | undefined {
   return at === undefined ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
 }
 
-/** Says so when the connection is not healthy; silent otherwise. */
 /** What the reconnecting banner says first, by why the connection ended. */
 function lostHeadline(closeCode: number | undefined): string {
   if (closeCode === CLOSE_CODES.serviceRestart) return "The server is restarting — back in a moment…";
@@ -23,6 +22,7 @@ function lostHeadline(closeCode: number | undefined): string {
   return "Connection lost — trying again…";
 }
 
+/** Says so when the connection is not healthy; silent otherwise. */
 export function StatusBanner({
   status,
   conferenceId,

@@ -102,16 +102,21 @@ export function RoomPage({ conferenceId }: { conferenceId: string }) {
       </PageShell>
     );
 
+  // The lobby and the room show the same banner.
+  const banner = (
+    <StatusBanner
+      status={status}
+      conferenceId={conferenceId}
+      nextRetryAt={nextRetryAt}
+      closeCode={client?.lastCloseCode}
+      onRetry={retryNow}
+    />
+  );
+
   if (view.phase !== "room")
     return (
       <PageShell>
-        <StatusBanner
-          status={status}
-          conferenceId={conferenceId}
-          nextRetryAt={nextRetryAt}
-          closeCode={client?.lastCloseCode}
-          onRetry={retryNow}
-        />
+        {banner}
         {view.phase === "lobby" ? (
           <Lobby title={view.title} seats={view.seats} selfId={view.selfId} />
         ) : status === "refused" ? null : (
@@ -159,13 +164,7 @@ export function RoomPage({ conferenceId }: { conferenceId: string }) {
           </span>
         </p>
       </header>
-      <StatusBanner
-        status={status}
-        conferenceId={conferenceId}
-        nextRetryAt={nextRetryAt}
-        closeCode={client?.lastCloseCode}
-        onRetry={retryNow}
-      />
+      {banner}
       <section class="stage" aria-label="Table">
         <Table
           title={view.title ?? ""}
