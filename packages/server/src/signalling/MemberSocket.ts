@@ -45,6 +45,8 @@ export class MemberSocket implements MemberConnection {
   /** Frames are handled one at a time, in arrival order, even though handling is async. */
   private queue: Promise<void> = Promise.resolve();
   private readonly floodMeter: TokenBucket;
+  /** The member's key in the frame budget, shared by all their sockets. */
+  private readonly frameKey: string;
   /** Set while frames are being dropped, so a flood gets one `rate_limited` reply, not one per frame. */
   private throttled = false;
 
@@ -60,6 +62,7 @@ export class MemberSocket implements MemberConnection {
     private readonly onDispose: () => void,
   ) {
     this.floodMeter = guard.floodMeter();
+    this.frameKey = `${conferenceId}/${memberId}`;
     socket.on("message", (data, isBinary) => {
       // Checked on arrival, before queueing: a flood must not pile up parsed work behind slow handling.
       if (!this.admit(data as Buffer)) return;
@@ -125,11 +128,7 @@ export class MemberSocket implements MemberConnection {
 
   private admit(data: Buffer): boolean {
     if (this.closed) return false;
-    const verdict = this.guard.admitFrame(
-      `${this.conferenceId}/${this.memberId}`,
-      this.address,
-      this.floodMeter,
-    );
+    const verdict = this.guard.admitFrame(this.frameKey, this.address, this.floodMeter);
     if (verdict === "ok") {
       this.throttled = false;
       return true;

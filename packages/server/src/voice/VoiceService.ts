@@ -82,18 +82,20 @@ export class VoiceService {
   async join(conferenceId: string, memberId: string, connection: MemberConnection): Promise<void> {
     const conference = await this.conferences.conference(conferenceId);
     if (!conference.member(memberId)) throw new RoundtableError("unauthorized", "not a member");
-    if (conference.isEnded) throw new RoundtableError("conference_ended", "the host ended this conference");
+    conference.assertNotEnded();
     const key = `${conferenceId}/${memberId}`;
     if (!this.joinLimiter.take(key))
       throw new RoundtableError("rate_limited", "voice restarted too often; wait a moment");
     const peer = await this.peers.create(this.policy.slots);
     const room = this.openRoom(conferenceId);
+    // A rejoin replaces the member's previous voice, which may have come from another address.
+    this.releaseAddressBudget(key, this.owners.get(key)?.address);
     this.owners.set(key, connection);
     room.join(
       memberId,
       peer,
       (notice) => connection.send(encode({ type: "voice-slot", ...notice })),
-      this.addressBudget(key, connection.address),
+      this.takeAddressBudget(key, connection.address),
     );
     peer.onState = (state) => {
       if ((state === "failed" || state === "closed") && room.peerOf(memberId) === peer)
@@ -155,13 +157,12 @@ export class VoiceService {
     room.leave(memberId);
     if (room.size === 0) this.rooms.delete(conferenceId);
     const key = `${conferenceId}/${memberId}`;
+    this.releaseAddressBudget(key, this.owners.get(key)?.address);
     this.owners.delete(key);
-    this.releaseAddressBudget(key);
     this.broadcastState(conferenceId, memberId, false, false);
   }
 
-  private addressBudget(key: string, address: string | undefined): TokenBucket | undefined {
-    this.releaseAddressBudget(key);
+  private takeAddressBudget(key: string, address: string | undefined): TokenBucket | undefined {
     if (address === undefined) return undefined;
     let entry = this.addressBudgets.get(address);
     if (!entry) {
@@ -173,9 +174,11 @@ export class VoiceService {
     return entry.bucket;
   }
 
-  private releaseAddressBudget(key: string): void {
-    for (const [address, entry] of this.addressBudgets)
-      if (entry.users.delete(key) && entry.users.size === 0) this.addressBudgets.delete(address);
+  /** The owning connection's address says which budget a member's voice drew on. */
+  private releaseAddressBudget(key: string, address: string | undefined): void {
+    if (address === undefined) return;
+    const entry = this.addressBudgets.get(address);
+    if (entry?.users.delete(key) && entry.users.size === 0) this.addressBudgets.delete(address);
   }
 
   /** A socket closed: if it carried that member's voice, the voice ends too. */
