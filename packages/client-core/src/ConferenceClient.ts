@@ -77,6 +77,13 @@ interface PendingText {
   sent: boolean;
 }
 
+/** Close codes after which retrying cannot help: the status they leave and the error pending sends get. */
+const FINAL_CLOSES: Record<number, { status: ConnectionStatus; error: string } | undefined> = {
+  [CLOSE_CODES.unauthorized]: { status: "refused", error: "unauthorized" },
+  [CLOSE_CODES.notFound]: { status: "refused", error: "not_found" },
+  [CLOSE_CODES.ended]: { status: "ended", error: "conference_ended" },
+};
+
 let clientIdCounter = 0;
 const newClientId = () =>
   `${Date.now().toString(36)}-${(clientIdCounter++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
@@ -148,17 +155,9 @@ export class ConferenceClient extends Emitter<ClientEvents> {
     const problem = SendTextMessage.safeParse({ type: "text", to, text });
     if (!problem.success || text.trim().length === 0)
       return Promise.reject(new ApiError("invalid_message", textProblem(to, text)));
-    const clientId = newClientId();
     return new Promise<TextMessage>((resolve, reject) => {
-      const entry: PendingText = {
-        message: { type: "text", to, text, clientId },
-        resolve,
-        reject,
-        sent: false,
-      };
-      this.pending.set(clientId, entry);
+      this.enqueue({ clientId: newClientId(), to, text }, resolve, reject);
       this.outboxChanged();
-      if (this.status === "open") this.transmit(entry);
     });
   }
 
@@ -168,19 +167,32 @@ export class ConferenceClient extends Emitter<ClientEvents> {
    * only acknowledged again, never duplicated. Failures are reported as `error` events.
    */
   restoreOutbox(entries: readonly OutboxText[]): void {
-    for (const { clientId, to, text } of entries) {
-      if (this.pending.has(clientId) || this.isFinal) continue;
-      const entry: PendingText = {
-        message: { type: "text", to, text, clientId },
-        resolve: () => {},
-        reject: (error) =>
+    for (const text of entries) {
+      if (this.pending.has(text.clientId) || this.isFinal) continue;
+      this.enqueue(
+        text,
+        () => {},
+        (error) =>
           this.emit("error", error instanceof ApiError ? error : new ApiError("internal", String(error))),
-        sent: false,
-      };
-      this.pending.set(clientId, entry);
-      if (this.status === "open") this.transmit(entry);
+      );
     }
     this.outboxChanged();
+  }
+
+  /** Puts a text in the outbox and sends it now if the connection is open, else on the next one. */
+  private enqueue(
+    { clientId, to, text }: OutboxText,
+    resolve: PendingText["resolve"],
+    reject: PendingText["reject"],
+  ): void {
+    const entry: PendingText = {
+      message: { type: "text", to, text, clientId },
+      resolve,
+      reject,
+      sent: false,
+    };
+    this.pending.set(clientId, entry);
+    if (this.status === "open") this.transmit(entry);
   }
 
   /**
@@ -316,15 +328,10 @@ export class ConferenceClient extends Emitter<ClientEvents> {
     this.cancelProbe?.();
     this.cancelProbe = undefined;
     if (this.isFinal) return;
-    if (code === CLOSE_CODES.unauthorized || code === CLOSE_CODES.notFound || code === CLOSE_CODES.ended) {
-      const ended = code === CLOSE_CODES.ended;
-      this.setStatus(ended ? "ended" : "refused");
-      const errorCode = ended
-        ? "conference_ended"
-        : code === CLOSE_CODES.notFound
-          ? "not_found"
-          : "unauthorized";
-      this.failPending(new ApiError(errorCode, reason));
+    const final = FINAL_CLOSES[code];
+    if (final) {
+      this.setStatus(final.status);
+      this.failPending(new ApiError(final.error, reason));
       return;
     }
     // Whatever was in flight may or may not have arrived; the history on reconnect tells which.
