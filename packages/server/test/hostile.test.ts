@@ -325,6 +325,8 @@ describe("tokens of another conference", () => {
     const b = await t.api.createConference("B");
     const bob = await t.api.register(b.id, { name: "Bob" });
     const bobWire = await Wire.open(t.api, b.id, bob.token);
+    // Bob's own arrival is announced in a presence batch that may come after the history.
+    await within(bobWire.next((m) => m.type === "presence"), "Bob's presence");
     const summaries = async () => ({
       a: await t.api.getConference(a.id),
       b: await t.api.getConference(b.id),
