@@ -175,6 +175,15 @@ describe("POST /api/conferences/:id/members", () => {
   test("refuses a body that is not multipart", async () => {
     const c = await newConference();
     await errorOf(await post(`/api/conferences/${c.id}/members`, { name: "Ada" }), 400, "bad_request");
+    for (const type of ["application/x-www-form-urlencoded", "text/plain"]) {
+      const res = await fetch(`${t.baseUrl}/api/conferences/${c.id}/members`, {
+        method: "POST",
+        headers: { "content-type": type },
+        body: "name=Ada",
+      });
+      await errorOf(res, 400, "bad_request");
+    }
+    assert.equal((await t.api.getConference(c.id)).members.length, 0);
   });
 
   test("refuses registration for an unknown conference", async () => {

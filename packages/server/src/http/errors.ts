@@ -26,6 +26,12 @@ export function toHttpError(error: unknown): { status: number; body: ErrorBody }
     return { status: STATUS[error.code], body: { error: { code: error.code, message: error.message } } };
   }
   const status = (error as { statusCode?: number }).statusCode;
+  // Fastify answers a body type no route parses with 415; the contract promises 400 for any body
+  // of the wrong shape, and a client cannot tell the two apart usefully.
+  if (status === 415) {
+    const message = "unsupported content type: JSON for conferences, multipart/form-data for registrations";
+    return { status: 400, body: { error: { code: "bad_request", message } } };
+  }
   if (typeof status === "number" && status >= 400 && status < 500) {
     const code: ErrorCode =
       status === 413 ? "image_too_large" : status === 429 ? "rate_limited" : "bad_request";
