@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
-import { parseArgs } from "node:util";
 import { ConferenceClient, RoundtableApi } from "@roundtable/client-core";
 import type { Audience } from "@roundtable/protocol";
 import WebSocket from "ws";
 import { readVoiceWav, type WavInfo } from "./audio/wav.ts";
+import { parseBotArgs } from "./cli.ts";
 import { parseConferenceLink } from "./links.ts";
 import { VoiceCli } from "./voiceCli.ts";
 
@@ -28,23 +28,14 @@ const USAGE = `Roundtable bot: joins a conference from Node, shows what happens,
   --bind      bind the voice connection to this IPv4 address only (e.g. 127.0.0.1)
   --exit      leave once the texts are sent and the WAV has played, instead of staying until Ctrl-C`;
 
-const { values } = parseArgs({
-  options: {
-    invite: { type: "string" },
-    room: { type: "string" },
-    name: { type: "string" },
-    avatar: { type: "string" },
-    say: { type: "string", multiple: true },
-    to: { type: "string" },
-    play: { type: "string" },
-    record: { type: "string" },
-    voice: { type: "boolean", default: false },
-    duration: { type: "string" },
-    bind: { type: "string" },
-    exit: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  },
-});
+const values = (() => {
+  try {
+    return parseBotArgs(process.argv.slice(2));
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+})();
 
 if (values.help || (!values.invite && !values.room)) {
   console.log(USAGE);
