@@ -79,7 +79,8 @@ class WeriftPeer implements VoicePeer {
   /** Fast senders per slot, once the answer fixed the extension ids; undefined: use sendRtp. */
   private direct: (DirectSlotSender | undefined)[] = [];
   private closed = false;
-  private remoteCandidates = 0;
+  /** Distinct remote candidates seen, by transport, address, port and type. */
+  private readonly remoteCandidates = new Set<string>();
 
   constructor(private readonly rtc: RtcConfig) {
     this.pc = new RTCPeerConnection(peerConfig(rtc));
@@ -99,15 +100,40 @@ class WeriftPeer implements VoicePeer {
     // `iceServers: []`, and gathering waits for it (5 s without DNS): only query STUN when asked to.
     if (!this.rtc.iceServers.some((s) => s.urls.startsWith("stun:")))
       for (const transport of this.pc.iceTransports) transport.connection.stunServer = undefined;
+    const alsoAnnounced = this.gatherOnOneSocket();
     const offer = await this.pc.createOffer();
     // werift resolves this after ICE gathering: the SDP carries every host candidate, no trickling.
     await this.pc.setLocalDescription(offer);
     const raw = this.pc.localDescription?.sdp;
     if (!raw || !this.uplink.mid) throw new Error("werift produced no local description");
+    const announced = announceOnSamePort(raw, alsoAnnounced);
     const sdp = this.rtc.listenAddress
-      ? keepCandidates(raw, new Set([this.rtc.listenAddress, ...this.rtc.announcedAddresses]))
-      : raw;
+      ? keepCandidates(announced, new Set([this.rtc.listenAddress, ...this.rtc.announcedAddresses]))
+      : announced;
     this.offer = { sdp, uplinkMid: this.uplink.mid, slots: this.slots.map((t) => t.mid ?? "") };
+  }
+
+  /**
+   * werift opens one UDP socket per host address it announces (the interfaces' and the announced
+   * ones alike), so every member in voice held two ports or more. Gathering on one address and
+   * announcing the others on that socket's port keeps it at one port per member: a check sent to
+   * any announced address reaches the one socket (bound to all interfaces or to the listen address).
+   * Returns the addresses still to announce, filled in once werift gathers.
+   */
+  private gatherOnOneSocket(): string[] {
+    const others: string[] = [];
+    for (const transport of this.pc.iceTransports) {
+      const connection = transport.connection as unknown as Partial<GatheringInternals>;
+      const gather = connection.getCandidatePromises?.bind(connection);
+      if (!gather) continue;
+      connection.getCandidatePromises = (addresses, timeout) => {
+        const listen = this.rtc.listenAddress;
+        const primary = listen && addresses.includes(listen) ? listen : addresses[0];
+        others.push(...addresses.filter((a) => a !== primary && !others.includes(a)));
+        return gather(primary === undefined ? [] : [primary], timeout);
+      };
+    }
+    return others;
   }
 
   async acceptAnswer(sdp: string): Promise<void> {
@@ -147,11 +173,18 @@ class WeriftPeer implements VoicePeer {
     });
   }
 
-  /** Counts a remote candidate; throws on a malformed one, false for one this peer cannot use. */
+  /**
+   * Counts a remote candidate; throws on a malformed one, false for one this peer cannot use or
+   * already has. Only distinct candidates count: aiortc repeats its candidates in every m-line.
+   */
   private takeCandidate(line: string): boolean {
-    if (++this.remoteCandidates > MAX_REMOTE_CANDIDATES)
-      throw new Error(`more than ${MAX_REMOTE_CANDIDATES} ICE candidates`);
-    return usableCandidate(line);
+    const usable = usableCandidate(line);
+    const key = candidateKey(line);
+    if (this.remoteCandidates.has(key)) return false;
+    if (this.remoteCandidates.size >= MAX_REMOTE_CANDIDATES)
+      throw new Error(`more than ${MAX_REMOTE_CANDIDATES} distinct ICE candidates`);
+    this.remoteCandidates.add(key);
+    return usable;
   }
 
   /**
@@ -239,7 +272,13 @@ class WeriftPeer implements VoicePeer {
 
 /** `candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type> [name value]...` (RFC 8839). */
 const CANDIDATE =
-  /^(?:candidate:)?[A-Za-z0-9+/]{1,32} \d{1,3} ([A-Za-z]+) \d{1,10} (\S+) (\d{1,5}) typ (host|srflx|prflx|relay)( \S+)*$/;
+  /^(?:candidate:)?[A-Za-z0-9+/]{1,32} \d{1,3} ([A-Za-z]+) \d{1,10} (\S+) (\d{1,5}) typ (host|srflx|prflx|relay)(?: \S+)*$/;
+
+/** What makes a candidate itself: the same transport, address, port and type in any m-line is one. */
+function candidateKey(line: string): string {
+  const [, transport = "", address = "", port = "", type = ""] = CANDIDATE.exec(line) ?? [];
+  return `${transport.toLowerCase()} ${address} ${port} ${type}`;
+}
 
 /**
  * Whether werift can use a remote candidate: UDP to an IPv4 address. Throws when the line is not a
@@ -256,6 +295,33 @@ export function usableCandidate(line: string): boolean {
   if (address.endsWith(".local") || isIPv6(address)) return false;
   if (!isIPv4(address)) throw new Error("the candidate's address must be an IP address");
   return transport.toLowerCase() === "udp" && Number(port) > 0;
+}
+
+/** The part of werift's ICE connection that gathering goes through (werift 0.24). */
+interface GatheringInternals {
+  getCandidatePromises(addresses: string[], timeout?: number): Promise<unknown>[];
+}
+
+/**
+ * Adds a host candidate for each of `addresses` on the port of each host candidate already in the
+ * SDP, each a little less preferred than the one it copies.
+ */
+export function announceOnSamePort(sdp: string, addresses: readonly string[]): string {
+  if (addresses.length === 0) return sdp;
+  return sdp
+    .split("\r\n")
+    .flatMap((line) => {
+      const fields = line.split(" ");
+      if (!line.startsWith("a=candidate:") || fields[7] !== "host") return [line];
+      const [foundation = "", component = "", transport = "", priority = "0", , port = ""] = fields;
+      const rest = fields.slice(6).join(" ");
+      const copies = addresses.map(
+        (address, i) =>
+          `${foundation}${i + 1} ${component} ${transport} ${Number(priority) - 1 - i} ${address} ${port} ${rest}`,
+      );
+      return [line, ...copies];
+    })
+    .join("\r\n");
 }
 
 /**
