@@ -170,6 +170,7 @@ async function join(creds: Credentials): Promise<number> {
     client.room.on("change", changed),
     client.on("status", changed),
     engine.on("state", changed),
+    bot.session.on("status", changed),
     engine.on("packet", ({ memberId }) => {
       bot.received++;
       if (memberId === undefined) bot.unbound++;

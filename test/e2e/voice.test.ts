@@ -13,10 +13,11 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { startTestServer, type TestServer } from "../../packages/server/test/harness.ts";
 import type { VoiceSlotStats } from "../../packages/web/src/room/RoomControls.ts";
-import { CHROMIUM_PATH as CHROMIUM, CHROMIUM_VOICE_ARGS, until, WAIT_MS } from "./chromium.ts";
+import { CHROMIUM_PATH as CHROMIUM, CHROMIUM_VOICE_ARGS, until } from "./chromium.ts";
+import { micArgs, RoomPages, seatOf } from "./voicePages.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const WEB_DIR = join(ROOT, "packages/web/dist");
@@ -28,13 +29,6 @@ const SCREENSHOT = process.env.UPDATE_SCREENSHOTS
   ? join(ROOT, "docs/screenshot-voice.png")
   : join(tmpdir(), "roundtable-screenshot-voice.png");
 
-/** A browser whose one fake microphone plays `wav` (looping), granted without a prompt. */
-const micArgs = (wav: string) => [
-  ...CHROMIUM_VOICE_ARGS,
-  "--use-fake-ui-for-media-stream",
-  "--use-fake-device-for-media-stream",
-  `--use-file-for-fake-audio-capture=${wav}`,
-];
 /** A browser with a (fake) microphone that the person refuses to share. */
 const DENIED_ARGS = [
   ...CHROMIUM_VOICE_ARGS,
@@ -45,36 +39,10 @@ const DENIED_ARGS = [
 /** Packets of 20 ms: 50 are one second of voice. */
 const SECOND = 50;
 
-const problems: string[] = [];
-const browsers: Browser[] = [];
+const pages = new RoomPages();
+const { problems } = pages;
 let server: TestServer | undefined;
-
-async function openRoom(args: string[], label: string, roomUrl: string): Promise<Page> {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args });
-  browsers.push(browser);
-  const context = await browser.newContext({
-    viewport: { width: 1280, height: 800 },
-    deviceScaleFactor: 1,
-    colorScheme: "light",
-  });
-  await context.addInitScript(() => {
-    document.addEventListener("securitypolicyviolation", (event) => {
-      console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || "inline code"}`);
-    });
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(WAIT_MS);
-  page.on("console", (message) => {
-    if (message.type() === "error") problems.push(`[${label}] console: ${message.text()}`);
-  });
-  page.on("pageerror", (error) => problems.push(`[${label}] uncaught: ${error.message}`));
-  await page.goto(roomUrl);
-  await page.getByTestId("room").waitFor();
-  return page;
-}
-
-const seatOf = (page: Page, memberId: string) =>
-  page.locator(`[data-testid=seat][data-member-id="${memberId}"]`);
+const openRoom = (args: string[], label: string, roomUrl: string) => pages.open(args, label, roomUrl);
 
 function voiceStats(page: Page): Promise<VoiceSlotStats[]> {
   return page.evaluate(() => {
@@ -182,7 +150,7 @@ describe("Voice in Chromium", { timeout: 150_000 }, () => {
   });
 
   after(async () => {
-    await Promise.all(browsers.map((b) => b.close().catch(() => {})));
+    await pages.close();
     await server?.stop();
   });
 

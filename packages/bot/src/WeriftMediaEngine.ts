@@ -1,5 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { Emitter, type IceCandidate, type MediaEngine, type VoiceOffer } from "@roundtable/client-core";
+import {
+  Emitter,
+  type IceCandidate,
+  type MediaEngine,
+  type TransportFailure,
+  type VoiceOffer,
+} from "@roundtable/client-core";
+import type { IceServer } from "@roundtable/protocol";
 import {
   type MediaStreamTrack,
   RTCPeerConnection,
@@ -38,7 +45,8 @@ export interface WeriftMediaEngineOptions {
   additionalHostAddresses?: string[];
   /** UDP port range for the peer, inclusive. */
   portRange?: [number, number];
-  iceServers?: { urls: string; username?: string; credential?: string }[];
+  /** STUN and TURN servers besides those the server's offer names. */
+  iceServers?: IceServer[];
   /**
    * Decode what arrives (levels from PCM, recording). Off, packets are only counted and levels
    * come from the RTP audio-level extension: far cheaper, for benchmarks with many listeners.
@@ -94,8 +102,11 @@ interface Uplink {
  */
 export class WeriftMediaEngine extends Emitter<EngineEvents> implements MediaEngine {
   onCandidate: ((candidate: IceCandidate) => void) | null = null;
-  onFailed: (() => void) | null = null;
+  onConnected: (() => void) | null = null;
+  onFailed: ((stage: TransportFailure) => void) | null = null;
   state: EngineState = "new";
+  /** ICE found a path on the current peer connection. */
+  iceConnected = false;
   private pc: RTCPeerConnection | undefined;
   private uplink: Uplink | undefined;
   private slots: SlotReceiver[] = [];
@@ -122,8 +133,10 @@ export class WeriftMediaEngine extends Emitter<EngineEvents> implements MediaEng
   async answer(offer: VoiceOffer): Promise<string> {
     if (this.closed) throw new Error("the media engine is closed");
     this.closePeer();
-    const pc = new RTCPeerConnection(this.peerConfig());
+    const iceServers = [...(this.options.iceServers ?? []), ...(offer.iceServers ?? [])];
+    const pc = new RTCPeerConnection(this.peerConfig(iceServers));
     this.pc = pc;
+    this.iceConnected = false;
     this.slots = offer.slots.map(() => this.newSlot());
     this.setState("connecting");
     // werift fires ontrack inside setRemoteDescription: subscribe first.
@@ -131,10 +144,14 @@ export class WeriftMediaEngine extends Emitter<EngineEvents> implements MediaEng
       const slot = offer.slots.indexOf(transceiver.mid ?? "");
       if (slot >= 0) this.listen(pc, slot, track);
     };
+    pc.iceConnectionStateChange.subscribe((state) => {
+      if (pc === this.pc && (state === "connected" || state === "completed")) this.iceConnected = true;
+    });
     pc.connectionStateChange.subscribe((state) => {
       if (pc !== this.pc) return;
       this.setState(state);
-      if (state === "failed") this.onFailed?.();
+      if (state === "connected") this.onConnected?.();
+      if (state === "failed") this.onFailed?.(this.iceConnected ? "dtls" : "ice");
     });
     let answered = false;
     pc.onIceCandidate.subscribe((candidate) => {
@@ -152,7 +169,7 @@ export class WeriftMediaEngine extends Emitter<EngineEvents> implements MediaEng
     if (!mic) throw new Error(`the offer has no m-line with mid ${offer.uplinkMid}`);
     mic.setDirection("sendonly");
     for (const t of transceivers) if (t !== mic) t.setDirection("recvonly");
-    this.skipDefaultStun(pc);
+    this.skipDefaultStun(pc, iceServers);
     await pc.setLocalDescription(await pc.createAnswer());
     if (pc !== this.pc) throw new Error("superseded by a newer offer");
     const sdp = pc.localDescription?.sdp;
@@ -164,6 +181,11 @@ export class WeriftMediaEngine extends Emitter<EngineEvents> implements MediaEng
     };
     answered = true;
     return sdp;
+  }
+
+  hangUp(): void {
+    this.closePeer();
+    if (!this.closed) this.setState("new");
   }
 
   setMuted(muted: boolean): void {
@@ -369,16 +391,19 @@ export class WeriftMediaEngine extends Emitter<EngineEvents> implements MediaEng
    * `iceServers: []`, and gathering then waits for that lookup (up to its 5 s timeout where there is
    * no DNS, and the libuv threadpool serialises the lookups): clear it unless STUN was asked for.
    */
-  private skipDefaultStun(pc: RTCPeerConnection): void {
-    if ((this.options.iceServers ?? []).some((s) => s.urls.startsWith("stun:"))) return;
+  private skipDefaultStun(pc: RTCPeerConnection, iceServers: IceServer[]): void {
+    if (iceServers.some((s) => urlsOf(s).some((u) => u.startsWith("stun:")))) return;
     for (const transport of pc.iceTransports) transport.connection.stunServer = undefined;
   }
 
   /** Fresh objects every time: werift writes negotiated ids into the codec and extension objects. */
-  private peerConfig(): Partial<RTCPeerConnectionConfig> {
+  private peerConfig(iceServers: IceServer[]): Partial<RTCPeerConnectionConfig> {
     const o = this.options;
     return {
-      iceServers: o.iceServers ?? [],
+      // werift takes one URL per entry.
+      iceServers: iceServers.flatMap((s) =>
+        urlsOf(s).map((urls) => ({ urls, username: s.username, credential: s.credential })),
+      ),
       bundlePolicy: "max-bundle",
       iceUseIpv6: false,
       ...(o.bindAddress ? { iceInterfaceAddresses: { udp4: o.bindAddress } } : {}),
@@ -399,4 +424,8 @@ export class WeriftMediaEngine extends Emitter<EngineEvents> implements MediaEng
       headerExtensions: { audio: [useSdesMid(), useAudioLevelIndication()], video: [] },
     };
   }
+}
+
+function urlsOf(server: IceServer): string[] {
+  return Array.isArray(server.urls) ? server.urls : [server.urls];
 }

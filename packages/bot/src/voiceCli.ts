@@ -1,4 +1,9 @@
-import { type ConferenceClient, VoiceSession } from "@roundtable/client-core";
+import {
+  type ConferenceClient,
+  describeVoiceFailure,
+  VoiceSession,
+  type VoiceStatus,
+} from "@roundtable/client-core";
 import type { Audience } from "@roundtable/protocol";
 import { VOICE_RATE, type WavInfo } from "./audio/wav.ts";
 import { WeriftMediaEngine } from "./WeriftMediaEngine.ts";
@@ -70,14 +75,16 @@ export class VoiceCli {
         off();
         reject(new Error(`voice did not connect within ${this.options.connectTimeoutMs} ms`));
       }, this.options.connectTimeoutMs);
-      const check = (state: string) => {
-        if (state !== "connected") return;
+      const check = (status: VoiceStatus) => {
+        if (status !== "connected" && status !== "failed") return;
         clearTimeout(timer);
         off();
-        resolve();
+        const { failure } = this.session;
+        if (failure) reject(new Error(`voice failed: ${describeVoiceFailure(failure)}`));
+        else resolve();
       };
-      const off = this.engine.on("state", check);
-      check(this.engine.state);
+      const off = this.session.on("status", check);
+      check(this.session.status);
     });
     if (this.options.to !== "all") this.session.setTarget(this.options.to);
   }

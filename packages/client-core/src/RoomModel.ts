@@ -20,7 +20,7 @@ export interface Seat {
   bubble: Bubble | undefined;
   /** True while this member's voice plays on this client (driven by the voice layer). */
   speaking: boolean;
-  /** Whether this member has voice connected, and muted. */
+  /** Whether this member's voice is flowing to the server (not merely negotiating), and muted. */
   voice: { connected: boolean; muted: boolean };
   /** The voice this client hears from this member is a whisper: addressed to chosen members only. */
   whisper: boolean;
@@ -139,6 +139,8 @@ export class RoomModel extends Emitter<RoomEvents> {
         this.clearSlots();
         break;
       case "voice-offer":
+      case "voice-accepted":
+      case "voice-closed":
       case "error":
       case "pong":
         return;

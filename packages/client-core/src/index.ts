@@ -19,12 +19,15 @@ export {
   type Seat,
 } from "./RoomModel.ts";
 export {
+  CONNECT_DEADLINE_MS,
   DEFAULT_SPEAKING,
   type IceCandidate,
   type MediaEngine,
   type SpeakingOptions,
+  type TransportFailure,
   type VoiceEvents,
   type VoiceOffer,
   VoiceSession,
   type VoiceStatus,
 } from "./VoiceSession.ts";
+export { describeVoiceFailure, type VoiceFailure } from "./voiceFailure.ts";

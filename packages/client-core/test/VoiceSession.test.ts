@@ -1,13 +1,16 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ServerMessage } from "@roundtable/protocol";
-import type { IceCandidate, MediaEngine, VoiceOffer } from "../src/VoiceSession.ts";
+import type { IceCandidate, MediaEngine, TransportFailure, VoiceOffer } from "../src/VoiceSession.ts";
 import { VoiceSession } from "../src/VoiceSession.ts";
 import { attach, clientOverFakeSockets, ManualScheduler } from "./builders.ts";
 
 class FakeEngine implements MediaEngine {
   onCandidate: ((c: IceCandidate) => void) | null = null;
-  onFailed: (() => void) | null = null;
+  onConnected: (() => void) | null = null;
+  onFailed: ((stage: TransportFailure) => void) | null = null;
+  iceConnected = false;
+  hungUp = 0;
   offers: VoiceOffer[] = [];
   muted = false;
   levels: number[] = [];
@@ -21,6 +24,9 @@ class FakeEngine implements MediaEngine {
   }
   slotLevel(slot: number): number {
     return this.levels[slot] ?? 0;
+  }
+  hangUp(): void {
+    this.hungUp++;
   }
   close(): void {
     this.closed++;
@@ -48,7 +54,13 @@ function setup() {
   return { client, engine, voice, socket, open, sentTypes, tick, sockets, scheduler };
 }
 
-const offer: ServerMessage = { type: "voice-offer", sdp: "v=0 offer", uplinkMid: "0", slots: ["1", "2"] };
+const offer: ServerMessage = {
+  type: "voice-offer",
+  sdp: "v=0 offer",
+  uplinkMid: "0",
+  slots: ["1", "2"],
+  iceServers: [],
+};
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 test("joins once the socket is open and answers the server's offer", async () => {
@@ -60,11 +72,90 @@ test("joins once the socket is open and answers the server's offer", async () =>
   assert.deepEqual(sentTypes(), ["voice-join"]);
   socket().receive(offer);
   await flush();
-  assert.deepEqual(engine.offers, [
-    { type: "voice-offer", sdp: "v=0 offer", uplinkMid: "0", slots: ["1", "2"] },
-  ]);
+  assert.deepEqual(engine.offers, [offer]);
   assert.deepEqual(socket().sent.at(-1), { type: "voice-answer", sdp: "answer-1" });
+  assert.equal(voice.status, "connecting", "not connected before the server took the answer");
+  socket().receive({ type: "voice-accepted" });
+  assert.equal(voice.status, "connecting", "nor before ICE and DTLS complete");
+  engine.onConnected?.();
   assert.equal(voice.status, "connected");
+});
+
+test("connected needs both the server's acceptance and the transport, in either order", async () => {
+  const { client, engine, voice, socket, open } = setup();
+  client.connect();
+  open();
+  voice.start();
+  socket().receive(offer);
+  await flush();
+  engine.onConnected?.();
+  assert.equal(voice.status, "connecting");
+  socket().receive({ type: "voice-accepted" });
+  assert.equal(voice.status, "connected");
+});
+
+test("a refused answer hangs up and says why, without retrying", async () => {
+  const { client, engine, voice, socket, open, sentTypes } = setup();
+  client.connect();
+  open();
+  voice.start();
+  socket().receive(offer);
+  await flush();
+  socket().receive({ type: "voice-closed", reason: "answer_refused", message: "no fingerprint" });
+  assert.equal(voice.status, "failed");
+  assert.deepEqual(voice.failure, { kind: "refused", message: "no fingerprint" });
+  assert.ok(engine.hungUp > 0);
+  assert.deepEqual(sentTypes(), ["voice-join", "voice-answer", "voice-leave"]);
+});
+
+test("a failed handshake is retried at once; the retry button starts a fresh series", async () => {
+  const { client, engine, voice, socket, open, sentTypes, scheduler } = setup();
+  client.connect();
+  open();
+  voice.start();
+  socket().receive(offer);
+  await flush();
+  engine.iceConnected = true;
+  engine.onFailed?.("dtls");
+  assert.deepEqual(sentTypes(), ["voice-join", "voice-answer", "voice-join"], "no waiting");
+  socket().receive({ type: "voice-closed", reason: "connection_failed", message: "DTLS failed" });
+  assert.equal(sentTypes().at(-1), "voice-join", "the server's failure notice also retries at once");
+  assert.equal(voice.status, "connecting");
+  // Attempts within one deadline are bounded: the fourth failure is reported.
+  engine.onFailed?.("dtls");
+  engine.onFailed?.("dtls");
+  assert.equal(voice.status, "failed");
+  assert.deepEqual(voice.failure, { kind: "handshake" });
+  assert.ok(!scheduler.pendingDelays.includes(9000), "the deadline is cancelled");
+  voice.retry();
+  assert.equal(voice.status, "connecting");
+  assert.equal(voice.failure, undefined);
+  assert.equal(sentTypes().at(-1), "voice-join");
+});
+
+test("within the deadline the member is told why: no offer, a blocked network, a failed relay", async () => {
+  const noOffer = setup();
+  noOffer.client.connect();
+  noOffer.open();
+  noOffer.voice.start();
+  noOffer.scheduler.run(9000);
+  assert.equal(noOffer.voice.status, "failed");
+  assert.deepEqual(noOffer.voice.failure, { kind: "no_offer" });
+
+  for (const relayed of [false, true]) {
+    const { client, voice, socket, open, scheduler, sentTypes } = setup();
+    client.connect();
+    open();
+    voice.start();
+    const iceServers = relayed ? [{ urls: ["turns:turn.example:443"], username: "u", credential: "c" }] : [];
+    socket().receive({ ...offer, iceServers } as ServerMessage);
+    await flush();
+    socket().receive({ type: "voice-accepted" });
+    scheduler.run(9000);
+    assert.equal(voice.status, "failed");
+    assert.deepEqual(voice.failure, { kind: "blocked", relayed });
+    assert.equal(sentTypes().at(-1), "voice-leave", "the server's peer is freed at once");
+  }
 });
 
 test("relays local candidates, targets and mute", async () => {
@@ -74,6 +165,7 @@ test("relays local candidates, targets and mute", async () => {
   voice.start();
   socket().receive(offer);
   await flush();
+  socket().receive({ type: "voice-accepted" });
   engine.onCandidate?.({
     candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host",
     sdpMid: "0",
@@ -108,6 +200,8 @@ test("after a reconnect it joins again and re-applies the target and mute state"
   open();
   socket().receive(offer);
   await flush();
+  assert.deepEqual(sentTypes(), ["voice-join", "voice-answer"], "nothing before the server takes the answer");
+  socket().receive({ type: "voice-accepted" });
   assert.deepEqual(sentTypes(), ["voice-join", "voice-answer", "voice-target", "voice-mute"]);
   assert.equal(engine.offers.length, 1);
 });
@@ -182,6 +276,8 @@ test("an answer to a superseded offer neither answers nor marks voice failed", a
     answers.map((a) => a.sdp),
     ["answer-1"],
   );
+  socket().receive({ type: "voice-accepted" });
+  engine.onConnected?.();
   assert.equal(voice.status, "connected");
 });
 
@@ -195,6 +291,7 @@ test("target and mute chosen before voice connects are applied once it does", as
   voice.start();
   socket().receive(offer);
   await flush();
+  socket().receive({ type: "voice-accepted" });
   assert.deepEqual(sentTypes(), ["voice-join", "voice-answer", "voice-target", "voice-mute"]);
 });
 
@@ -214,6 +311,8 @@ test("a join refused for restarting too often is tried again later; an ended con
   assert.ok(!scheduler.pendingDelays.includes(3000));
   socket().receive(offer);
   await flush();
+  socket().receive({ type: "voice-accepted" });
+  engine.onConnected?.();
   assert.equal(voice.status, "connected");
   socket().drop(4010, "ended");
   assert.equal(voice.status, "off");

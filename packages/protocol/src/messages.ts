@@ -21,6 +21,14 @@ export const Avatar = z.object({
 });
 export type Avatar = z.infer<typeof Avatar>;
 
+/** A STUN or TURN server as WebRTC's `RTCIceServer` has it. */
+export const IceServer = z.object({
+  urls: z.union([z.string(), z.array(z.string())]),
+  username: z.string().optional(),
+  credential: z.string().optional(),
+});
+export type IceServer = z.infer<typeof IceServer>;
+
 export const MemberInfo = z.object({
   id: Id,
   name: z.string(),
@@ -116,6 +124,25 @@ export const VoiceOfferMessage = z.object({
   sdp: z.string(),
   uplinkMid: z.string(),
   slots: z.array(z.string()),
+  /**
+   * STUN and TURN servers for this peer connection (an `RTCIceServer` list): the server's
+   * `ICE_SERVERS` and, with TURN configured, short-lived TURN credentials for this member.
+   */
+  iceServers: z.array(IceServer),
+});
+
+/** The server took the member's answer: voice is on once ICE and DTLS complete. */
+export const VoiceAcceptedMessage = z.object({ type: z.literal("voice-accepted") });
+
+/**
+ * The server ended this member's voice peer: `answer_refused` (the answer was unusable: `message`
+ * says why), `connection_failed` (ICE or DTLS did not complete, or consent was lost). A client
+ * starts again with `voice-join` or tells its member.
+ */
+export const VoiceClosedMessage = z.object({
+  type: z.literal("voice-closed"),
+  reason: z.enum(["answer_refused", "connection_failed"]),
+  message: z.string(),
 });
 
 /** Slot `slot` now carries `memberId`'s voice (null: nobody). `whisper`: addressed to you alone or a few. */
@@ -126,7 +153,10 @@ export const VoiceSlotMessage = z.object({
   whisper: z.boolean(),
 });
 
-/** Broadcast: whether a member has voice connected and is muted (never whom they talk to). */
+/**
+ * Broadcast: whether a member's voice is flowing (the server receives their microphone's packets)
+ * and whether they are muted; never whom they talk to.
+ */
 export const VoiceStateMessage = z.object({
   type: z.literal("voice-state"),
   memberId: Id,
@@ -146,6 +176,8 @@ export const ServerMessage = z.discriminatedUnion("type", [
   EndedMessage,
   PongMessage,
   VoiceOfferMessage,
+  VoiceAcceptedMessage,
+  VoiceClosedMessage,
   VoiceSlotMessage,
   VoiceStateMessage,
 ]);

@@ -23,6 +23,7 @@ import { SocketGuard } from "./signalling/SocketGuard.ts";
 import { socketRoute, websocketOptions } from "./signalling/socketRoute.ts";
 import type { Store } from "./store/Store.ts";
 import { SqliteStore } from "./store/sqlite/SqliteStore.ts";
+import { IceServers } from "./voice/IceServers.ts";
 import { DEFAULT_SLOT_POLICY } from "./voice/ListenerSlots.ts";
 import type { VoicePeerFactory } from "./voice/ports.ts";
 import { WeriftPeerFactory } from "./voice/sfu/WeriftPeer.ts";
@@ -72,6 +73,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     clock,
     { ...DEFAULT_SLOT_POLICY, slots: config.voiceSlots },
     config.voice,
+    new IceServers(config.rtc.iceServers, config.turn, clock),
   );
   const guard = new SocketGuard(config.sockets, clock);
 

@@ -1,6 +1,7 @@
 import { join, resolve } from "node:path";
 import { type ConferenceLimits, DEFAULT_CONFERENCE_LIMITS } from "./conference/ConferenceService.ts";
 import { DEFAULT_SOCKET_LIMITS, type SocketLimits } from "./signalling/SocketGuard.ts";
+import type { TurnConfig } from "./voice/IceServers.ts";
 import type { RtcConfig } from "./voice/sfu/WeriftPeer.ts";
 import { DEFAULT_VOICE_LIMITS, type VoiceLimits } from "./voice/VoiceService.ts";
 
@@ -16,6 +17,8 @@ export interface Config {
   logLevel: string;
   conference: ConferenceLimits;
   rtc: RtcConfig;
+  /** TURN for members whose network blocks UDP; off unless `TURN_URLS` and `TURN_SECRET` are set. */
+  turn: TurnConfig | undefined;
   /** Voices one member can hear at once (pre-allocated receive slots per peer connection). */
   voiceSlots: number;
   voice: VoiceLimits;
@@ -61,6 +64,7 @@ export function loadConfig(env: Env = process.env): Config {
         .filter(Boolean),
       portRange: portRange(env),
     },
+    turn: turnConfig(env),
     voiceSlots: int(env, "VOICE_SLOTS", 4),
     voice: {
       packetsPerSecond: int(env, "VOICE_PACKETS_PER_SECOND", DEFAULT_VOICE_LIMITS.packetsPerSecond),
@@ -130,11 +134,32 @@ function portRange(env: Env): [number, number] | undefined {
   return [min, max];
 }
 
-/** `ICE_SERVERS` is JSON: `[{"urls":"stun:stun.example.org:3478"}]`; none by default. */
+/**
+ * `ICE_SERVERS` is JSON: `[{"urls":"stun:stun.example.org:3478"}]`; none by default. They go to the
+ * server's peers and to every member's. TURN is refused here: its password would reach every page;
+ * `TURN_URLS` and `TURN_SECRET` hand out credentials that expire instead.
+ */
 function parseIceServers(raw: string | undefined): RtcConfig["iceServers"] {
   if (!raw) return [];
   const parsed: unknown = JSON.parse(raw);
   if (!Array.isArray(parsed) || !parsed.every((s) => typeof s?.urls === "string"))
     throw new TypeError('ICE_SERVERS must be JSON like [{"urls":"stun:host:3478"}]');
+  if (parsed.some((s) => !String(s.urls).startsWith("stun:")))
+    throw new TypeError("ICE_SERVERS takes stun: servers; configure TURN with TURN_URLS and TURN_SECRET");
   return parsed as RtcConfig["iceServers"];
+}
+
+function turnConfig(env: Env): TurnConfig | undefined {
+  const urls = (env.TURN_URLS ?? "")
+    .split(",")
+    .map((u) => u.trim())
+    .filter(Boolean);
+  const secret = env.TURN_SECRET ?? "";
+  if (urls.length === 0 && !secret) return undefined;
+  if (urls.length === 0 || !secret) throw new TypeError("TURN needs both TURN_URLS and TURN_SECRET");
+  const bad = urls.find((u) => !/^turns?:[^\s]+$/.test(u));
+  if (bad) throw new TypeError(`TURN_URLS takes turn: and turns: URLs, got "${bad}"`);
+  const ttlS = int(env, "TURN_TTL_S", 3600);
+  if (ttlS < 60) throw new TypeError("TURN_TTL_S must be at least 60 seconds");
+  return { urls, secret, ttlS };
 }

@@ -209,4 +209,23 @@ describe("voice room", () => {
     speak("a");
     assert.equal(received("c").length, 0);
   });
+
+  test("a voice is on once its first packet arrives, or once a muted member's peer connects", () => {
+    const flowing: string[] = [];
+    room = new VoiceRoom(clock, undefined, undefined, (id) => flowing.push(id));
+    join("a");
+    join("b");
+    join("c");
+    assert.deepEqual([room.isFlowing("a"), flowing], [false, []], "negotiating is not talking");
+    speak("a");
+    speak("a");
+    assert.deepEqual(flowing, ["a"], "announced once");
+    room.setMuted("b", true);
+    assert.deepEqual(flowing, ["a"], "muted but not connected yet");
+    room.peerConnected("b");
+    room.peerConnected("c");
+    assert.deepEqual(flowing, ["a", "b"], "a listener without a microphone is on, muted; c is not");
+    join("a");
+    assert.equal(room.isFlowing("a"), false, "a new peer starts off again");
+  });
 });

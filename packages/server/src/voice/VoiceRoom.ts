@@ -22,6 +22,13 @@ interface Participant {
   addressBudget: TokenBucket | undefined;
   /** Who hears this member now; recomputed when the target or the room changes, not per packet. */
   audience: Participant[];
+  /**
+   * This member's voice is on: a packet from their microphone arrived on this peer, or the peer
+   * connected while they are muted (a member without a microphone listens, muted, and sends nothing).
+   */
+  flowing: boolean;
+  /** The peer completed ICE and DTLS. */
+  connected: boolean;
 }
 
 export interface VoiceFloodLimits {
@@ -51,6 +58,8 @@ export class VoiceRoom {
     private readonly clock: Clock,
     private readonly policy: SlotPolicy = DEFAULT_SLOT_POLICY,
     private readonly flood: VoiceFloodLimits = DEFAULT_VOICE_FLOOD,
+    /** Called once per peer, on the first packet from that member's microphone. */
+    private readonly onFlowing: (memberId: string) => void = () => {},
   ) {}
 
   get size(): number {
@@ -78,6 +87,8 @@ export class VoiceRoom {
       budget: new TokenBucket(this.flood.packetBurst, this.flood.packetsPerSecond, this.clock),
       addressBudget,
       audience: [],
+      flowing: false,
+      connected: false,
     };
     this.participants.set(memberId, participant);
     this.connected.add(memberId);
@@ -136,10 +147,30 @@ export class VoiceRoom {
     if (!speaker) return;
     speaker.muted = muted;
     if (muted) for (const listener of this.participants.values()) listener.slots.release(memberId);
+    if (muted && speaker.connected) this.markFlowing(speaker);
+  }
+
+  /** The member's peer completed ICE and DTLS. */
+  peerConnected(memberId: string): void {
+    const participant = this.participants.get(memberId);
+    if (!participant) return;
+    participant.connected = true;
+    if (participant.muted) this.markFlowing(participant);
+  }
+
+  private markFlowing(participant: Participant): void {
+    if (participant.flowing) return;
+    participant.flowing = true;
+    this.onFlowing(participant.memberId);
   }
 
   isMuted(memberId: string): boolean {
     return this.participants.get(memberId)?.muted ?? false;
+  }
+
+  /** Whether the member's current peer has delivered a packet from their microphone. */
+  isFlowing(memberId: string): boolean {
+    return this.participants.get(memberId)?.flowing ?? false;
   }
 
   close(): void {
@@ -158,6 +189,7 @@ export class VoiceRoom {
 
   /** The hot path: runs for every packet of every speaker, once per listener. */
   private forward(speaker: Participant, packet: InboundPacket): void {
+    if (!speaker.flowing) this.markFlowing(speaker);
     if (speaker.muted) return;
     const now = this.clock.now();
     if (!speaker.budget.take() || (speaker.addressBudget && !speaker.addressBudget.take())) {

@@ -5,6 +5,7 @@ import { encode } from "../conference/encode.ts";
 import { RoundtableError } from "../conference/errors.ts";
 import type { Clock, MemberConnection } from "../conference/ports.ts";
 import { RateLimiter, TokenBucket } from "../limits/TokenBucket.ts";
+import { IceServers } from "./IceServers.ts";
 import { DEFAULT_SLOT_POLICY, type SlotPolicy } from "./ListenerSlots.ts";
 import type { VoicePeerFactory } from "./ports.ts";
 import { DEFAULT_VOICE_FLOOD, type VoiceFloodLimits, VoiceRoom } from "./VoiceRoom.ts";
@@ -44,6 +45,7 @@ export class VoiceService {
     private readonly clock: Clock,
     readonly policy: SlotPolicy = DEFAULT_SLOT_POLICY,
     limits: Partial<VoiceLimits> = {},
+    private readonly iceServers: IceServers = new IceServers([], undefined, clock),
   ) {
     this.limits = { ...DEFAULT_VOICE_LIMITS, ...limits };
     const joins = this.limits.joinsPerMinute;
@@ -72,7 +74,9 @@ export class VoiceService {
   private openRoom(conferenceId: string): VoiceRoom {
     let room = this.rooms.get(conferenceId);
     if (!room) {
-      room = new VoiceRoom(this.clock, this.policy, this.limits);
+      room = new VoiceRoom(this.clock, this.policy, this.limits, (memberId) =>
+        this.broadcastState(conferenceId, memberId),
+      );
       this.rooms.set(conferenceId, room);
     }
     return room;
@@ -88,6 +92,7 @@ export class VoiceService {
       throw new RoundtableError("rate_limited", "voice restarted too often; wait a moment");
     const peer = await this.peers.create(this.policy.slots);
     const room = this.openRoom(conferenceId);
+    const hadVoice = room.isFlowing(memberId);
     // A rejoin replaces the member's previous voice, which may have come from another address.
     this.releaseAddressBudget(key, this.owners.get(key)?.address);
     this.owners.set(key, connection);
@@ -98,23 +103,45 @@ export class VoiceService {
       this.takeAddressBudget(key, connection.address),
     );
     peer.onState = (state) => {
-      if ((state === "failed" || state === "closed") && room.peerOf(memberId) === peer)
+      if (room.peerOf(memberId) !== peer) return;
+      if (state === "connected") room.peerConnected(memberId);
+      else if (state === "failed") {
+        // Told at once, so the client starts afresh instead of waiting for its own side to give up.
+        connection.send(
+          encode({
+            type: "voice-closed",
+            reason: "connection_failed",
+            message: "the voice connection to the server failed (ICE or DTLS)",
+          }),
+        );
         this.leave(conferenceId, memberId);
+      } else if (state === "closed") this.leave(conferenceId, memberId);
     };
-    connection.send(encode({ type: "voice-offer", ...peer.offer }));
-    this.broadcastState(conferenceId, memberId, true, room.isMuted(memberId));
+    connection.send(
+      encode({ type: "voice-offer", ...peer.offer, iceServers: this.iceServers.for(memberId) }),
+    );
+    // A member who had voice before shows as off until packets flow on the new peer.
+    if (hadVoice) this.broadcastState(conferenceId, memberId);
   }
 
+  /**
+   * Takes the member's answer. A refused answer ends that voice peer (nothing half-open is left)
+   * and the member is told why in `voice-closed`.
+   */
   async answer(conferenceId: string, memberId: string, sdp: string): Promise<void> {
     const peer = this.requirePeer(conferenceId, memberId);
+    const owner = this.owners.get(`${conferenceId}/${memberId}`);
     try {
       await peer.acceptAnswer(sdp);
     } catch (error) {
-      throw new RoundtableError(
-        "invalid_message",
-        `the answer was not accepted: ${(error as Error).message}`,
-      );
+      const message = `the answer was not accepted: ${(error as Error).message}`;
+      if (this.rooms.get(conferenceId)?.peerOf(memberId) === peer) {
+        owner?.send(encode({ type: "voice-closed", reason: "answer_refused", message }));
+        this.leave(conferenceId, memberId);
+      }
+      throw new RoundtableError("invalid_message", message);
     }
+    owner?.send(encode({ type: "voice-accepted" }));
   }
 
   async candidate(conferenceId: string, memberId: string, candidate: Candidate): Promise<void> {
@@ -146,20 +173,23 @@ export class VoiceService {
   setMuted(conferenceId: string, memberId: string, muted: boolean): void {
     const room = this.rooms.get(conferenceId);
     if (!room?.has(memberId)) throw new RoundtableError("invalid_message", "voice is not connected");
+    // Once the voice is on, everyone learns the change; before, the room announces it when it is.
+    const wasFlowing = room.isFlowing(memberId);
     room.setMuted(memberId, muted);
-    this.broadcastState(conferenceId, memberId, true, muted);
+    if (wasFlowing) this.broadcastState(conferenceId, memberId);
   }
 
   /** Ends a member's voice. Idempotent. */
   leave(conferenceId: string, memberId: string): void {
     const room = this.rooms.get(conferenceId);
     if (!room?.has(memberId)) return;
+    const wasFlowing = room.isFlowing(memberId);
     room.leave(memberId);
     if (room.size === 0) this.rooms.delete(conferenceId);
     const key = `${conferenceId}/${memberId}`;
     this.releaseAddressBudget(key, this.owners.get(key)?.address);
     this.owners.delete(key);
-    this.broadcastState(conferenceId, memberId, false, false);
+    if (wasFlowing) this.broadcastState(conferenceId, memberId);
   }
 
   private takeAddressBudget(key: string, address: string | undefined): TokenBucket | undefined {
@@ -186,14 +216,12 @@ export class VoiceService {
     if (this.owners.get(`${conferenceId}/${memberId}`) === connection) this.leave(conferenceId, memberId);
   }
 
-  /** Tells a newly connected client who has voice and who is muted. */
+  /** Tells a newly connected client whose voice is flowing and who is muted. */
   async describeTo(conferenceId: string, connection: MemberConnection): Promise<void> {
     const room = this.rooms.get(conferenceId);
     if (!room) return;
     for (const memberId of room.memberIds())
-      connection.send(
-        encode({ type: "voice-state", memberId, connected: true, muted: room.isMuted(memberId) }),
-      );
+      if (room.isFlowing(memberId)) connection.send(this.stateFrame(room, memberId));
   }
 
   close(): void {
@@ -209,10 +237,18 @@ export class VoiceService {
     return peer;
   }
 
-  private broadcastState(conferenceId: string, memberId: string, connected: boolean, muted: boolean): void {
+  private stateFrame(room: VoiceRoom | undefined, memberId: string): Uint8Array {
+    const connected = room?.isFlowing(memberId) ?? false;
+    const muted = connected && (room?.isMuted(memberId) ?? false);
+    return encode({ type: "voice-state", memberId, connected, muted });
+  }
+
+  /** Tells everyone the member's voice state as it is now: on only while packets flow. */
+  private broadcastState(conferenceId: string, memberId: string): void {
+    const frame = this.stateFrame(this.rooms.get(conferenceId), memberId);
     this.conferences
       .conference(conferenceId)
-      .then((c) => c.broadcast(encode({ type: "voice-state", memberId, connected, muted })))
+      .then((c) => c.broadcast(frame))
       .catch(() => {});
   }
 }

@@ -1,4 +1,10 @@
-import { Emitter, type IceCandidate, type MediaEngine, type VoiceOffer } from "@roundtable/client-core";
+import {
+  Emitter,
+  type IceCandidate,
+  type MediaEngine,
+  type TransportFailure,
+  type VoiceOffer,
+} from "@roundtable/client-core";
 
 /** Where the microphone stands: live, or why there is none (voice still works for listening). */
 export type MicState =
@@ -72,7 +78,10 @@ const LEVEL_REUSE_MS = 8;
  */
 export class BrowserMediaEngine extends Emitter<EngineEvents> implements MediaEngine {
   onCandidate: ((candidate: IceCandidate) => void) | null = null;
-  onFailed: (() => void) | null = null;
+  onConnected: (() => void) | null = null;
+  onFailed: ((stage: TransportFailure) => void) | null = null;
+  /** ICE found a path on the current peer connection. */
+  iceConnected = false;
 
   mic: MicState = { kind: "pending" };
   /** How many peer connections this engine has made: unchanged while the same one lives on. */
@@ -122,8 +131,9 @@ export class BrowserMediaEngine extends Emitter<EngineEvents> implements MediaEn
     // not hold up listening, though: a microphone that arrives later joins with replaceTrack.
     await Promise.race([this.micRequest, new Promise((resolve) => setTimeout(resolve, MIC_WAIT_MS))]);
     if (this.closed) throw new Error("the voice engine is closed");
-    const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", iceServers: [] });
+    const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", iceServers: offer.iceServers ?? [] });
     this.pc = pc;
+    this.iceConnected = false;
     this.generation++;
     this.uplinkMid = offer.uplinkMid;
     this.slotMids = [...offer.slots];
@@ -132,10 +142,15 @@ export class BrowserMediaEngine extends Emitter<EngineEvents> implements MediaEn
       const { candidate, sdpMid, sdpMLineIndex } = event.candidate;
       this.onCandidate?.({ candidate, sdpMid, sdpMLineIndex });
     };
+    pc.oniceconnectionstatechange = () => {
+      const state = pc.iceConnectionState;
+      if (this.pc === pc && (state === "connected" || state === "completed")) this.iceConnected = true;
+    };
     pc.onconnectionstatechange = () => {
       if (this.pc !== pc) return;
       this.emit("connection", pc.connectionState);
-      if (pc.connectionState === "failed") this.onFailed?.();
+      if (pc.connectionState === "connected") this.onConnected?.();
+      if (pc.connectionState === "failed") this.onFailed?.(this.iceConnected ? "dtls" : "ice");
     };
     pc.ontrack = (event) => {
       if (this.pc !== pc) return;
@@ -161,6 +176,11 @@ export class BrowserMediaEngine extends Emitter<EngineEvents> implements MediaEn
     if (!sdp) throw new Error("the browser produced no answer");
     this.emit("connection", pc.connectionState);
     return sdp;
+  }
+
+  hangUp(): void {
+    this.closePeer();
+    this.emit("connection", "closed");
   }
 
   setMuted(muted: boolean): void {
@@ -339,6 +359,7 @@ export class BrowserMediaEngine extends Emitter<EngineEvents> implements MediaEn
     this.pc = undefined;
     if (pc) {
       pc.onicecandidate = null;
+      pc.oniceconnectionstatechange = null;
       pc.onconnectionstatechange = null;
       pc.ontrack = null;
       pc.close();

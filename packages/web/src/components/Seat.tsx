@@ -102,6 +102,8 @@ export function Seat({
       data-seat={member.seat}
       data-online={String(online)}
       data-speaking={String(speaking)}
+      // "on" only once the server receives this member's voice, never while it is negotiating.
+      data-voice={voice.connected ? "on" : undefined}
       data-whisper={String(whisperBadge)}
       data-selected={String(selected)}
     >

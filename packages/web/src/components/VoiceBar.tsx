@@ -1,3 +1,4 @@
+import { describeVoiceFailure } from "@roundtable/client-core";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { listMicrophones, type MicState } from "../audio/BrowserMediaEngine.ts";
 import { listNames } from "../lib/format.ts";
@@ -87,7 +88,7 @@ export function VoiceBar({
   else if (target === "all") audience = "Everyone hears you";
   else audience = `Only ${listNames(names)} ${names.length === 1 ? "hears" : "hear"} you`;
   const problem = mic && mic.kind !== "live" && mic.kind !== "pending" ? MIC_PROBLEM[mic.kind] : undefined;
-  const connecting = status === "connecting" || controls.connectionState !== "connected";
+  const connecting = status === "connecting";
   if (!connecting) wasConnected.current = true;
   const reconnecting = connecting && wasConnected.current;
 
@@ -95,7 +96,7 @@ export function VoiceBar({
     <section
       class={`voice-bar${whisper || (target !== "all" && micLive && !muted) ? " is-private" : ""}`}
       data-testid="voice-bar"
-      data-voice={status}
+      data-voice={status === "connected" ? "on" : status}
       data-connection={controls.connectionState}
       data-reconnecting={String(reconnecting)}
       aria-label="Voice"
@@ -205,16 +206,21 @@ export function VoiceBar({
         </p>
       )}
       {status === "failed" && (
-        <p class="voice-problem" role="alert" data-testid="voice-error">
+        <p
+          class="voice-problem"
+          role="alert"
+          data-testid="voice-error"
+          data-kind={controls.voiceFailure?.kind}
+        >
           <Icon name="alert" size={16} />
-          <span>Voice could not connect.</span>
+          <span>
+            {controls.voiceFailure ? describeVoiceFailure(controls.voiceFailure) : "Voice could not connect."}
+          </span>
           <button
             type="button"
             class="button button-secondary button-small"
-            onClick={() => {
-              controls.leaveVoice();
-              join();
-            }}
+            data-testid="voice-retry"
+            onClick={() => controls.retryVoice()}
           >
             Try again
           </button>

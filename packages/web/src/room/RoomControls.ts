@@ -1,4 +1,11 @@
-import { type ConferenceClient, Emitter, VoiceSession, type VoiceStatus } from "@roundtable/client-core";
+import {
+  type ConferenceClient,
+  describeVoiceFailure,
+  Emitter,
+  type VoiceFailure,
+  VoiceSession,
+  type VoiceStatus,
+} from "@roundtable/client-core";
 import type { Audience, TextMessage } from "@roundtable/protocol";
 import { BrowserMediaEngine, type MicState, type SlotStats } from "../audio/BrowserMediaEngine.ts";
 import { panForSlots } from "../audio/spatial.ts";
@@ -18,6 +25,8 @@ export interface VoiceSlotStats extends SlotStats {
 
 export interface VoiceInfo {
   status: VoiceStatus;
+  /** Why voice failed, while `status` is "failed". */
+  failure: VoiceFailure | undefined;
   /** The peer connection's state ("none" before the first offer). */
   connection: RTCPeerConnectionState | "none";
   /** Peer connections made since joining: the same number means the same connection. */
@@ -171,6 +180,17 @@ export class RoomControls extends Emitter<RoomControlEvents> {
     return this.session?.status ?? "off";
   }
 
+  /** Why voice failed, while `voiceStatus` is "failed". */
+  get voiceFailure(): VoiceFailure | undefined {
+    return this.session?.failure;
+  }
+
+  /** After a failure: tries to connect voice again, keeping the microphone. */
+  retryVoice(): void {
+    this.engine?.resume();
+    this.session?.retry();
+  }
+
   get mic(): MicState | undefined {
     return this.engine?.mic;
   }
@@ -233,6 +253,7 @@ export class RoomControls extends Emitter<RoomControlEvents> {
   voiceInfo(): VoiceInfo {
     return {
       status: this.voiceStatus,
+      failure: this.voiceFailure,
       connection: this.connectionState,
       generation: this.engine?.generation ?? 0,
       mic: this.engine?.mic.kind ?? "off",
@@ -274,11 +295,12 @@ export class RoomControls extends Emitter<RoomControlEvents> {
           reject(new Error("voice was left before it connected"));
           return true;
         }
-        if (this.session.status === "failed" || this.connectionState === "failed") {
-          reject(new Error("voice could not connect"));
+        const { failure } = this.session;
+        if (this.session.status === "failed") {
+          reject(new Error(failure ? describeVoiceFailure(failure) : "voice could not connect"));
           return true;
         }
-        if (this.session.status === "connected" && this.connectionState === "connected") {
+        if (this.session.status === "connected") {
           resolve();
           return true;
         }
