@@ -226,6 +226,26 @@ export class BrowserMediaEngine extends Emitter<EngineEvents> implements MediaEn
     return rms(this.micAnalyser, this.micSamples);
   }
 
+  /**
+   * How voice reaches the server on the current connection: `direct`, or `relay` through a TURN
+   * server (the network let no direct path through). Undefined until a candidate pair is chosen.
+   */
+  async path(): Promise<"direct" | "relay" | undefined> {
+    const pc = this.pc;
+    if (!pc) return undefined;
+    const report = await pc.getStats();
+    let pairId: string | undefined;
+    report.forEach((entry: { type: string; selectedCandidatePairId?: string }) => {
+      if (entry.type === "transport" && entry.selectedCandidatePairId) pairId = entry.selectedCandidatePairId;
+    });
+    const pair = pairId ? (report.get(pairId) as { localCandidateId?: string } | undefined) : undefined;
+    const local = pair?.localCandidateId
+      ? (report.get(pair.localCandidateId) as { candidateType?: string } | undefined)
+      : undefined;
+    if (!local?.candidateType) return undefined;
+    return local.candidateType === "relay" ? "relay" : "direct";
+  }
+
   async stats(): Promise<SlotStats[]> {
     const pc = this.pc;
     if (!pc) return [];
@@ -375,7 +395,7 @@ function rms(analyser: AnalyserNode, samples: Float32Array<ArrayBuffer>): number
   return Math.min(1, Math.sqrt(sum / samples.length));
 }
 
-function micProblem(error: unknown): MicState {
+export function micProblem(error: unknown): MicState {
   const name = error instanceof DOMException || error instanceof Error ? error.name : "";
   switch (name) {
     case "NotAllowedError":

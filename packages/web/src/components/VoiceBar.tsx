@@ -4,6 +4,7 @@ import { listMicrophones, type MicState } from "../audio/BrowserMediaEngine.ts";
 import { listNames } from "../lib/format.ts";
 import type { RoomControls } from "../room/RoomControls.ts";
 import { Icon } from "./Icon.tsx";
+import { MicCheckPanel } from "./MicCheckPanel.tsx";
 
 const MIC_PROBLEM: Record<Exclude<MicState["kind"], "live" | "pending">, string> = {
   denied:
@@ -52,6 +53,7 @@ export function VoiceBar({
   const devices = useMicrophones(status !== "off", mic?.kind);
   // Once voice has worked, losing it (the connection dropped, the peer failed) reads as reconnecting.
   const wasConnected = useRef(false);
+  const [checking, setChecking] = useState(false);
 
   // Failures show through the voice status below; the promise is for scripts and tests.
   const join = () => {
@@ -62,16 +64,32 @@ export function VoiceBar({
     wasConnected.current = false;
     return (
       <section class="voice-bar" data-testid="voice-bar" data-voice="off" aria-label="Voice">
-        <button
-          type="button"
-          class="button button-primary voice-join"
-          data-testid="join-voice"
-          onClick={join}
-        >
-          <Icon name="mic" />
-          Join voice
-        </button>
-        <span class="hint voice-hint">Talk with your voice; the browser asks for your microphone.</span>
+        <div class="voice-row">
+          <button
+            type="button"
+            class="button button-primary voice-join"
+            data-testid="join-voice"
+            onClick={() => {
+              setChecking(false);
+              join();
+            }}
+          >
+            <Icon name="mic" />
+            Join voice
+          </button>
+          {!checking && (
+            <button
+              type="button"
+              class="button button-ghost button-small"
+              data-testid="mic-check-open"
+              onClick={() => setChecking(true)}
+            >
+              Check microphone
+            </button>
+          )}
+          <span class="hint voice-hint">Talk with your voice; the browser asks for your microphone.</span>
+        </div>
+        {checking && <MicCheckPanel deviceId={controls.deviceId} onClose={() => setChecking(false)} />}
       </section>
     );
   }
@@ -147,6 +165,20 @@ export function VoiceBar({
             </>
           )}
         </p>
+        {status === "connected" && controls.voicePath && (
+          <span
+            class="voice-path"
+            data-testid="voice-path"
+            data-path={controls.voicePath}
+            title={
+              controls.voicePath === "relay"
+                ? "This network lets no direct voice through: it goes via the relay (TURN) server"
+                : "Voice goes straight to the server"
+            }
+          >
+            {controls.voicePath === "relay" ? "Via relay (TURN)" : "Direct connection"}
+          </span>
+        )}
         <button
           type="button"
           class="button button-ghost button-small voice-leave"

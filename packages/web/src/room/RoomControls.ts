@@ -27,6 +27,8 @@ export interface VoiceInfo {
   status: VoiceStatus;
   /** Why voice failed, while `status` is "failed". */
   failure: VoiceFailure | undefined;
+  /** While connected: `direct` to the server, or `relay` through TURN. */
+  path: "direct" | "relay" | undefined;
   /** The peer connection's state ("none" before the first offer). */
   connection: RTCPeerConnectionState | "none";
   /** Peer connections made since joining: the same number means the same connection. */
@@ -180,6 +182,9 @@ export class RoomControls extends Emitter<RoomControlEvents> {
     return this.session?.status ?? "off";
   }
 
+  /** While connected: whether voice reaches the server directly or through the TURN relay. */
+  voicePath: "direct" | "relay" | undefined;
+
   /** Why voice failed, while `voiceStatus` is "failed". */
   get voiceFailure(): VoiceFailure | undefined {
     return this.session?.failure;
@@ -254,6 +259,7 @@ export class RoomControls extends Emitter<RoomControlEvents> {
     return {
       status: this.voiceStatus,
       failure: this.voiceFailure,
+      path: this.voicePath,
       connection: this.connectionState,
       generation: this.engine?.generation ?? 0,
       mic: this.engine?.mic.kind ?? "off",
@@ -278,7 +284,16 @@ export class RoomControls extends Emitter<RoomControlEvents> {
     this.session = session;
     const changed = () => this.emit("voice", undefined);
     this.offVoice.push(
-      session.on("status", changed),
+      session.on("status", (status) => {
+        this.voicePath = undefined;
+        if (status === "connected")
+          engine.path().then((path) => {
+            if (this.engine !== engine || session.status !== "connected") return;
+            this.voicePath = path;
+            changed();
+          });
+        changed();
+      }),
       // Without a microphone the others see this member muted; with one again, the choice returns.
       engine.on("mic", () => this.applyVoice()),
       engine.on("connection", changed),
