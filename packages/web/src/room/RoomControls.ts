@@ -286,12 +286,7 @@ export class RoomControls extends Emitter<RoomControlEvents> {
     this.offVoice.push(
       session.on("status", (status) => {
         this.voicePath = undefined;
-        if (status === "connected")
-          engine.path().then((path) => {
-            if (this.engine !== engine || session.status !== "connected") return;
-            this.voicePath = path;
-            changed();
-          });
+        if (status === "connected") this.readPath(engine, session);
         changed();
       }),
       // Without a microphone the others see this member muted; with one again, the choice returns.
@@ -325,6 +320,22 @@ export class RoomControls extends Emitter<RoomControlEvents> {
       const off = this.on("voice", () => {
         if (check()) off();
       });
+    });
+  }
+
+  /**
+   * Reads whether voice goes direct or via the relay, once connected. The browser may not have
+   * reported its chosen candidate pair yet at that moment: it is read again a few times.
+   */
+  private readPath(engine: BrowserMediaEngine, session: VoiceSession, tries = 10): void {
+    engine.path().then((path) => {
+      if (this.engine !== engine || session.status !== "connected") return;
+      if (path === undefined) {
+        if (tries > 1) setTimeout(() => this.readPath(engine, session, tries - 1), 300);
+        return;
+      }
+      this.voicePath = path;
+      this.emit("voice", undefined);
     });
   }
 
