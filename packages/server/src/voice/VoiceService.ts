@@ -141,7 +141,9 @@ export class VoiceService {
       }
       throw new RoundtableError("invalid_message", message);
     }
-    owner?.send(encode({ type: "voice-accepted" }));
+    // Only for the member's current peer: an answer to a replaced one confirms nothing.
+    if (this.rooms.get(conferenceId)?.peerOf(memberId) === peer)
+      owner?.send(encode({ type: "voice-accepted" }));
   }
 
   async candidate(conferenceId: string, memberId: string, candidate: Candidate): Promise<void> {
