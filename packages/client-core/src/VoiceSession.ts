@@ -283,10 +283,13 @@ export class VoiceSession extends Emitter<VoiceEvents> {
         return;
       case "voice-closed":
         this.accepted = false;
+        // The server's side failing says little about where: this side's ICE tells.
         this.attemptFailed(
           message.reason === "answer_refused"
             ? { kind: "refused", message: message.message }
-            : { kind: "handshake" },
+            : this.engine.iceConnected
+              ? { kind: "handshake" }
+              : { kind: "blocked", relayed: this.relayOffered },
         );
         return;
       default:
