@@ -5,18 +5,16 @@
  * browser (10.77.1.2), rtq-lst listeners (10.77.2.2). Traffic stays inside 10.77.0.0/16: the
  * namespaces have no link to the root namespace and link.py drops anything addressed elsewhere.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, watch, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { type Exit, inNamespace, LoggedProcess } from "./LoggedProcess.ts";
+
+export type { Exit };
 
 const here = import.meta.dirname;
 export const NAMESPACES = ["rtq-srv", "rtq-spk", "rtq-lst"] as const;
 export type Namespace = (typeof NAMESPACES)[number];
-
-export interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
 
 /** The namespaces that exist now, of ours. */
 export function existingNamespaces(): Namespace[] {
@@ -38,71 +36,15 @@ export function namespacesDown(): void {
   execFileSync("bash", [join(here, "netns.sh"), "down"], { stdio: "pipe" });
 }
 
-/** A child process, optionally inside a namespace (`ip netns exec` execs it: same pid), output kept. */
-export class NsProcess {
-  readonly child: ChildProcess;
-  readonly exited: Promise<Exit>;
-  private readonly chunks: string[] = [];
-  private exit: Exit | undefined;
-
+/** A child process, optionally inside a namespace, output kept. */
+export class NsProcess extends LoggedProcess {
   constructor(
-    readonly label: string,
+    label: string,
     ns: Namespace | undefined,
     command: readonly string[],
     options: { cwd?: string; env?: Record<string, string> } = {},
   ) {
-    const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
-    delete env.NODE_TEST_CONTEXT;
-    const argv = ns ? ["ip", "netns", "exec", ns, ...command] : [...command];
-    const [file, ...args] = argv;
-    if (file === undefined) throw new Error("no command");
-    this.child = spawn(file, args, { cwd: options.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-    const keep = (chunk: Buffer) => {
-      this.chunks.push(chunk.toString("utf8"));
-      if (this.chunks.length > 1000) this.chunks.splice(0, this.chunks.length - 1000);
-    };
-    this.child.stdout?.on("data", keep);
-    this.child.stderr?.on("data", keep);
-    this.exited = new Promise((resolve) => {
-      this.child.once("error", (error) => {
-        keep(Buffer.from(`spawn failed: ${error.message}\n`));
-        this.exit ??= { code: null, signal: null };
-        resolve(this.exit);
-      });
-      this.child.once("exit", (code, signal) => {
-        this.exit ??= { code, signal };
-        resolve(this.exit);
-      });
-    });
-  }
-
-  get running(): boolean {
-    return this.exit === undefined;
-  }
-
-  output(): string {
-    return this.chunks.join("");
-  }
-
-  recentOutput(lines = 30): string {
-    return `--- ${this.label} (last ${lines} lines) ---\n${this.output().split("\n").slice(-lines).join("\n")}`;
-  }
-
-  /** SIGTERM, then SIGKILL after `graceMs`. */
-  async stop(graceMs = 5000): Promise<Exit> {
-    if (!this.running) return this.exited;
-    this.child.kill("SIGTERM");
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
-    try {
-      return await this.exited;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** Synchronous last resort (process exit handlers). */
-  killNow(): void {
-    if (this.running) this.child.kill("SIGKILL");
+    super(label, ns ? inNamespace(ns, ...command) : command, options);
   }
 }
 
