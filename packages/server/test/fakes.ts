@@ -89,12 +89,18 @@ export class FakePeer implements VoicePeer {
   readonly offer: VoiceOffer = { sdp: "v=0", uplinkMid: "0", slots: ["1", "2"] };
   onPacket: (packet: InboundPacket) => void = () => {};
   onState: (state: PeerState) => void = () => {};
+  onListenerLoss: (slot: number, fraction: number) => void = () => {};
   readonly sent: { slot: number; packet: OutboundPacket }[] = [];
+  /** Every audience loss the room told this peer, oldest first. */
+  readonly audienceLoss: number[] = [];
   closed = 0;
   async acceptAnswer(): Promise<void> {}
   async addCandidate(): Promise<void> {}
   send(slot: number, packet: OutboundPacket): void {
     this.sent.push({ slot, packet: { ...packet } });
+  }
+  setAudienceLoss(fraction: number): void {
+    this.audienceLoss.push(fraction);
   }
   close(): void {
     this.closed++;

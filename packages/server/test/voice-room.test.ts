@@ -228,4 +228,33 @@ describe("voice room", () => {
     join("a");
     assert.equal(room.isFlowing("a"), false, "a new peer starts off again");
   });
+
+  test("a listener's reported loss on a slot reaches the speaker that slot carries, worst listener first", () => {
+    join("a");
+    const b = join("b");
+    const c = join("c");
+    speak("a");
+    const slotOf = (id: string) => received(id)[0]?.slot ?? -1;
+    b.onListenerLoss(slotOf("b"), 0.04);
+    c.onListenerLoss(slotOf("c"), 0.12);
+    b.onListenerLoss(slotOf("b"), 0.02);
+    assert.deepEqual(peers.get("a")?.audienceLoss, [0.04, 0.12, 0.12]);
+    b.onListenerLoss(1 - slotOf("b"), 0.5);
+    assert.equal(peers.get("a")?.audienceLoss.length, 3, "a report on an empty slot is nobody's");
+    assert.deepEqual(peers.get("b")?.audienceLoss, [], "nor does it land on the listener");
+  });
+
+  test("each listener's packets carry the slot's run, which changes with the speaker", () => {
+    join("a");
+    join("b");
+    join("c");
+    speak("a");
+    clock.advance(600);
+    speak("b");
+    speak("b");
+    const [first, second, third] = received("c").map((s) => [s.slot, s.packet.run]);
+    assert.equal(first?.[0], second?.[0], "b took a's idle slot");
+    assert.notEqual(first?.[1], second?.[1], "another speaker, another run: no redundancy from a");
+    assert.deepEqual(third, second, "one run while b speaks");
+  });
 });

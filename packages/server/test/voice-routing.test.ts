@@ -138,7 +138,7 @@ test("a slot given back to the same speaker after a pause continues its numberin
 });
 
 test("only candidates of addresses the peer listens on are announced", async () => {
-  const { keepCandidates } = await import("../src/voice/sfu/WeriftPeer.ts");
+  const { keepCandidates } = await import("../src/voice/sfu/candidates.ts");
   const sdp = [
     "v=0",
     "m=audio 9 UDP/TLS/RTP/SAVPF 111",

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { announceOnSamePort, WeriftPeerFactory } from "../src/voice/sfu/WeriftPeer.ts";
+import { announceOnSamePort } from "../src/voice/sfu/candidates.ts";
+import { WeriftPeerFactory } from "../src/voice/sfu/WeriftPeer.ts";
 
 /** The process's UDP sockets, as `address:port`. */
 function udpSockets(): string[] {

@@ -27,6 +27,8 @@ export class SlotStream {
   /** The last rewrite's results (fields, not a returned object: this runs once per packet per listener). */
   seq = 0;
   timestamp = 0;
+  /** Counts the slot's runs: a new one starts with each new speaker, or the same after `endRun`. */
+  run = 0;
 
   /** Rewrites one packet's sequence number and timestamp into `seq` and `timestamp`; `now` in milliseconds. */
   write(sourceId: string, seq: number, timestamp: number, now: number): void {
@@ -38,6 +40,7 @@ export class SlotStream {
       this.tsOffset = (this.lastTs + elapsedTicks - timestamp) >>> 0;
       this.source = sourceId;
       this.highestIn = seq;
+      this.run++;
     }
     const outSeq = (seq + this.seqOffset) & 0xffff;
     const outTs = (timestamp + this.tsOffset) >>> 0;

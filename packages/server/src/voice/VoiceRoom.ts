@@ -2,6 +2,7 @@ import type { Clock } from "../conference/ports.ts";
 import { TokenBucket } from "../limits/TokenBucket.ts";
 import { DEFAULT_SLOT_POLICY, ListenerSlots, type SlotChange, type SlotPolicy } from "./ListenerSlots.ts";
 import type { InboundPacket, OutboundPacket, VoicePeer } from "./ports.ts";
+import { AudienceLoss } from "./repair/AudienceLoss.ts";
 import { listenersOf, mayHear, type VoiceTarget } from "./routing.ts";
 import { SlotStream } from "./SlotStream.ts";
 
@@ -29,6 +30,8 @@ interface Participant {
   flowing: boolean;
   /** The peer completed ICE and DTLS. */
   connected: boolean;
+  /** What this member's listeners report losing of their voice. */
+  audienceLoss: AudienceLoss;
 }
 
 export interface VoiceFloodLimits {
@@ -89,11 +92,13 @@ export class VoiceRoom {
       audience: [],
       flowing: false,
       connected: false,
+      audienceLoss: new AudienceLoss(),
     };
     this.participants.set(memberId, participant);
     this.connected.add(memberId);
     this.recomputeAudiences();
     peer.onPacket = (packet) => this.forward(participant, packet);
+    peer.onListenerLoss = (slot, fraction) => this.listenerLoss(participant, slot, fraction);
   }
 
   /** Removes a member: their peer closes and every slot that carried them is freed. Idempotent. */
@@ -103,6 +108,7 @@ export class VoiceRoom {
     this.participants.delete(memberId);
     this.connected.delete(memberId);
     participant.peer.onPacket = () => {};
+    participant.peer.onListenerLoss = () => {};
     participant.peer.close();
     this.recomputeAudiences();
     for (const listener of this.participants.values()) listener.slots.release(memberId);
@@ -185,6 +191,7 @@ export class VoiceRoom {
     payload: Buffer.alloc(0),
     level: 127,
     voiced: undefined,
+    run: 0,
   };
 
   /** The hot path: runs for every packet of every speaker, once per listener. */
@@ -208,9 +215,20 @@ export class VoiceRoom {
       stream.write(speaker.memberId, packet.sequenceNumber, packet.timestamp, now);
       out.sequenceNumber = stream.seq;
       out.timestamp = stream.timestamp;
+      out.run = stream.run;
       listener.peer.send(slot, out);
       this.forwarded++;
     }
+  }
+
+  /** A listener's report on one slot counts against the speaker that slot carries now. */
+  private listenerLoss(listener: Participant, slot: number, fraction: number): void {
+    const speakerId = listener.slots.speakerIn(slot);
+    const speaker = speakerId === undefined ? undefined : this.participants.get(speakerId);
+    if (!speaker) return;
+    const now = this.clock.now();
+    speaker.audienceLoss.report(listener.memberId, fraction, now);
+    speaker.peer.setAudienceLoss(speaker.audienceLoss.worst(now));
   }
 
   private recomputeAudiences(): void {

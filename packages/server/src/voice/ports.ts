@@ -11,7 +11,7 @@ export interface VoiceOffer {
   slots: string[];
 }
 
-/** One Opus RTP packet, reduced to what forwarding needs. */
+/** One Opus RTP packet, reduced to what forwarding needs. Its payload is never written after it arrives. */
 export interface InboundPacket {
   sequenceNumber: number;
   timestamp: number;
@@ -24,7 +24,10 @@ export interface InboundPacket {
 }
 
 /** A packet for one listener's slot: the inbound one with that slot's numbering. */
-export type OutboundPacket = InboundPacket;
+export interface OutboundPacket extends InboundPacket {
+  /** Which run of the slot this belongs to: it changes when the slot changes speaker or resumes. */
+  run: number;
+}
 
 export type PeerState = "connecting" | "connected" | "failed" | "closed";
 
@@ -43,6 +46,13 @@ export interface VoicePeer {
   send(slot: number, packet: OutboundPacket): void;
   onPacket: (packet: InboundPacket) => void;
   onState: (state: PeerState) => void;
+  /** The member's receiver reported losing `fraction` (0-1) of what slot `slot` sent them. */
+  onListenerLoss: (slot: number, fraction: number) => void;
+  /**
+   * The worst loss this member's listeners report: the peer's receiver reports to the member's
+   * encoder state it combined with the uplink's own.
+   */
+  setAudienceLoss(fraction: number): void;
   /** Idempotent. */
   close(): void;
 }

@@ -1,12 +1,17 @@
 import type { Socket } from "node:dgram";
-import { type RTCRtpTransceiver, RtpHeader } from "werift";
+import { type RTCRtpTransceiver, RtpHeader, RtpPacket } from "werift";
 import type { OutboundPacket } from "../ports.ts";
+import { SlotRedEncoder } from "../repair/red.ts";
 
 /**
  * A short send path for forwarded audio, measured at about a quarter less CPU per packet than
  * `RTCRtpSender.sendRtp` (bench/voice-forwarding.ts). werift's path awaits twice per packet,
- * formats an NTP time through strings, re-maps and sorts header extensions, feeds a bandwidth
- * estimator and caches every packet for retransmission, none of which forwarded Opus needs.
+ * formats an NTP time through strings, re-maps and sorts header extensions and feeds a bandwidth
+ * estimator, none of which forwarded Opus needs.
+ *
+ * When the listener's answer took RED, each packet carries this slot's previous frames
+ * (`SlotRedEncoder`); every packet sent goes into werift's retransmission cache, from which werift
+ * answers the listener's NACKs.
  *
  * This reaches into werift 0.24 internals (pinned in package.json). When any of them is missing,
  * `send` returns false and the caller uses `sendRtp`, so an upgrade degrades to slower, not broken.
@@ -15,7 +20,9 @@ import type { OutboundPacket } from "../ports.ts";
 /** The werift internals used, typed as far as this file relies on them. */
 interface SenderInternals {
   ssrc: number;
-  codec?: { payloadType: number };
+  codec?: { payloadType: number; mimeType: string };
+  /** werift answers NACKs from here, indexed by sequence number modulo its length (128). */
+  rtpCache?: (RtpPacket | undefined)[];
   stopped?: boolean;
   packetCount: number;
   octetCount: number;
@@ -40,6 +47,9 @@ interface SenderInternals {
 /** Seconds from the NTP epoch (1900) to the Unix epoch. */
 const NTP_UNIX_OFFSET_S = 2_208_988_800;
 
+/** werift 0.24's retransmission history per sender (RTP_HISTORY_SIZE): 2.5 s of 20 ms frames. */
+const RTP_HISTORY = 128;
+
 /** One byte per RFC 6464 level/voice value, shared: extension payloads need no allocation. */
 const LEVEL_BYTES = Array.from({ length: 256 }, (_, i) => Buffer.of(i));
 
@@ -53,13 +63,19 @@ function ntpNow(): bigint {
 export class DirectSlotSender {
   private readonly sender: SenderInternals;
   private rtcpStarted = false;
+  /** Set when the negotiated codec is RED. */
+  private readonly red: SlotRedEncoder | undefined;
 
   constructor(
     transceiver: RTCRtpTransceiver,
     private readonly midExtension: { id: number; payload: Buffer } | undefined,
     private readonly levelId: number | undefined,
+    /** The payload type of the Opus frames inside RED blocks. */
+    opusPayloadType: number,
   ) {
     this.sender = transceiver.sender as unknown as SenderInternals;
+    const codec = this.sender.codec?.mimeType.toLowerCase();
+    this.red = codec === "audio/red" ? new SlotRedEncoder(opusPayloadType) : undefined;
   }
 
   /** Encrypts and sends at once. False when this path cannot be used (the caller falls back). */
@@ -92,11 +108,16 @@ export class DirectSlotSender {
       ssrc: sender.ssrc,
       extensions,
     });
-    socket.send(srtp.encrypt(packet.payload, header), pair.remoteAddr[1], pair.remoteAddr[0]);
+    const payload = this.red
+      ? this.red.encode(packet.run, packet.sequenceNumber, packet.timestamp, packet.payload)
+      : packet.payload;
+    socket.send(srtp.encrypt(payload, header), pair.remoteAddr[1], pair.remoteAddr[0]);
+    if (Array.isArray(sender.rtpCache))
+      sender.rtpCache[packet.sequenceNumber % RTP_HISTORY] = new RtpPacket(header, payload);
 
     // What werift's RTCP sender reports read; the NTP/RTP time pair only needs refreshing now and then.
     sender.packetCount = (sender.packetCount + 1) >>> 0;
-    sender.octetCount += packet.payload.length;
+    sender.octetCount += payload.length;
     if ((sender.packetCount & 15) === 1) {
       sender.ntpTimestamp = ntpNow();
       sender.rtpTimestamp = packet.timestamp;

@@ -1,10 +1,11 @@
-import { isIPv4, isIPv6 } from "node:net";
 import {
   type MediaStreamTrack,
   RTCPeerConnection,
   type RTCPeerConnectionConfig,
   RTCRtpCodecParameters,
   type RTCRtpTransceiver,
+  RtcpRrPacket,
+  RtcpSrPacket,
   RtpHeader,
   RtpPacket,
   useAudioLevelIndication,
@@ -18,12 +19,17 @@ import type {
   VoicePeer,
   VoicePeerFactory,
 } from "../ports.ts";
+import { announceOnSamePort, candidateKey, keepCandidates, usableCandidate } from "./candidates.ts";
 import { DirectSlotSender } from "./DirectSlotSender.ts";
+import { UplinkRepair } from "./UplinkRepair.ts";
 
 /** With DirectSlotSender, the only files that import werift: everything else sees the VoicePeer port. */
 
 const AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 const MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid";
+const OPUS_PT = 111;
+/** RED (RFC 2198) over Opus, the payload type Chrome and Firefox use for it. */
+const RED_PT = 63;
 /**
  * Remote candidates one peer takes, in its answer and trickled together. A browser sends a handful
  * per network interface; werift keeps every one (queued before the answer, then as ICE pairs to
@@ -51,13 +57,25 @@ function peerConfig(rtc: RtcConfig): Partial<RTCPeerConnectionConfig> {
     iceAdditionalHostAddresses: rtc.announcedAddresses,
     ...(rtc.portRange ? { icePortRange: rtc.portRange } : {}),
     codecs: {
+      // RED first: a browser that takes it sends each frame with copies of the ones before, and
+      // receives each slot that way. A client without RED answers Opus alone and gets plain Opus.
+      // `nack` on both: the browser keeps a send history for the uplink and NACKs the slots.
       audio: [
+        new RTCRtpCodecParameters({
+          mimeType: "audio/red",
+          clockRate: 48000,
+          channels: 2,
+          payloadType: RED_PT,
+          parameters: `${OPUS_PT}/${OPUS_PT}`,
+          rtcpFeedback: [{ type: "nack" }],
+        }),
         new RTCRtpCodecParameters({
           mimeType: "audio/opus",
           clockRate: 48000,
           channels: 2,
-          payloadType: 111,
+          payloadType: OPUS_PT,
           parameters: "minptime=10;useinbandfec=1",
+          rtcpFeedback: [{ type: "nack" }],
         }),
       ],
       video: [],
@@ -70,11 +88,12 @@ function peerConfig(rtc: RtcConfig): Partial<RTCPeerConnectionConfig> {
 class WeriftPeer implements VoicePeer {
   onPacket: (packet: InboundPacket) => void = () => {};
   onState: (state: PeerState) => void = () => {};
+  onListenerLoss: (slot: number, fraction: number) => void = () => {};
   offer!: VoiceOffer;
   private readonly pc: RTCPeerConnection;
   private uplink!: RTCRtpTransceiver;
   private readonly slots: RTCRtpTransceiver[] = [];
-  private uplinkLevelId: number | undefined;
+  private repair: UplinkRepair | undefined;
   private readonly slotLevelIds: (number | undefined)[] = [];
   /** Fast senders per slot, once the answer fixed the extension ids; undefined: use sendRtp. */
   private direct: (DirectSlotSender | undefined)[] = [];
@@ -91,6 +110,8 @@ class WeriftPeer implements VoicePeer {
     for (let i = 0; i < slotCount; i++)
       this.slots.push(this.pc.addTransceiver("audio", { direction: "sendonly" }));
     this.uplink.onTrack.subscribe((track: MediaStreamTrack) => this.receive(track));
+    this.repair = UplinkRepair.attach(this.uplink.receiver, RED_PT);
+    for (const [i, t] of this.slots.entries()) this.hearReports(i, t);
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === "connected") this.onState("connected");
       else if (state === "failed") this.onState("failed");
@@ -138,7 +159,6 @@ class WeriftPeer implements VoicePeer {
 
   async acceptAnswer(sdp: string): Promise<void> {
     await this.pc.setRemoteDescription({ type: "answer", sdp: this.checkAnswer(sdp) });
-    this.uplinkLevelId = this.uplink.headerExtensions.find((e) => e.uri === AUDIO_LEVEL_URI)?.id;
     for (const [i, t] of this.slots.entries()) {
       const levelId = t.headerExtensions.find((e) => e.uri === AUDIO_LEVEL_URI)?.id;
       const midId = t.headerExtensions.find((e) => e.uri === MID_URI)?.id;
@@ -147,8 +167,26 @@ class WeriftPeer implements VoicePeer {
         t,
         midId !== undefined && t.mid ? { id: midId, payload: Buffer.from(t.mid) } : undefined,
         levelId,
+        OPUS_PT,
       );
     }
+  }
+
+  /** Passes on the loss the listener's receiver reports for this slot (werift keeps handling them). */
+  private hearReports(slot: number, transceiver: RTCRtpTransceiver): void {
+    const sender = transceiver.sender as unknown as Partial<SenderReportInternals>;
+    const handle = sender.handleRtcpPacket?.bind(sender);
+    if (!handle) return;
+    sender.handleRtcpPacket = (packet) => {
+      handle(packet);
+      if (packet.type !== RtcpRrPacket.type && packet.type !== RtcpSrPacket.type) return;
+      for (const report of packet.reports ?? [])
+        if (report.ssrc === sender.ssrc && !this.closed) this.onListenerLoss(slot, report.fractionLost / 256);
+    };
+  }
+
+  setAudienceLoss(fraction: number): void {
+    this.repair?.setAudienceLoss(fraction);
   }
 
   async addCandidate(candidate: {
@@ -209,24 +247,22 @@ class WeriftPeer implements VoicePeer {
   }
 
   private receive(track: MediaStreamTrack): void {
-    track.onReceiveRtp.subscribe((rtp) => {
-      if (this.closed) return;
+    // Read from werift's parsed extensions, not the header: frames recovered from RED (and RED's
+    // primary) reach here in fresh headers without extensions; they carry the level of the packet
+    // that brought them.
+    track.onReceiveRtp.subscribe((rtp, extensions?: Record<string, unknown>) => {
       const h = rtp.header;
-      let level = 127;
-      let voiced: boolean | undefined;
-      if (this.uplinkLevelId !== undefined) {
-        for (const ext of h.extensions) {
-          if (ext.id !== this.uplinkLevelId) continue;
-          const byte = ext.payload[0] ?? 127;
-          voiced = (byte & 0x80) !== 0;
-          level = byte & 0x7f;
-        }
-      }
+      // Opus only: a RED block naming any other payload type is not something listeners can play.
+      if (this.closed || h.payloadType !== OPUS_PT) return;
+      const indication = extensions?.[AUDIO_LEVEL_URI] as { v: boolean; level: number } | undefined;
+      const level = indication?.level ?? 127;
+      const voiced = indication?.v;
       try {
         this.onPacket({
           sequenceNumber: h.sequenceNumber,
           timestamp: h.timestamp,
-          marker: h.marker,
+          // werift marks every frame out of RED as a talkspurt's start; the real marker is lost.
+          marker: this.repair?.wireIsRed ? false : h.marker,
           payload: rtp.payload,
           level,
           voiced,
@@ -265,36 +301,10 @@ class WeriftPeer implements VoicePeer {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.repair?.close();
     this.pc.close().catch(() => {});
     this.onState("closed");
   }
-}
-
-/** `candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type> [name value]...` (RFC 8839). */
-const CANDIDATE =
-  /^(?:candidate:)?[A-Za-z0-9+/]{1,32} \d{1,3} ([A-Za-z]+) \d{1,10} (\S+) (\d{1,5}) typ (host|srflx|prflx|relay)(?: \S+)*$/;
-
-/** What makes a candidate itself: the same transport, address, port and type in any m-line is one. */
-function candidateKey(line: string): string {
-  const [, transport = "", address = "", port = "", type = ""] = CANDIDATE.exec(line) ?? [];
-  return `${transport.toLowerCase()} ${address} ${port} ${type}`;
-}
-
-/**
- * Whether werift can use a remote candidate: UDP to an IPv4 address. Throws when the line is not a
- * candidate at all. TCP, IPv6 and mDNS (.local) candidates are well formed but skipped: werift listens
- * on UDP over IPv4 only, and would send multicast queries for a .local name; the browser's checks
- * reach our host candidate anyway and werift learns its address from them (peer-reflexive).
- * Host names other than .local are refused: they would make the server resolve names a client chose.
- */
-export function usableCandidate(line: string): boolean {
-  const match = CANDIDATE.exec(line);
-  if (!match) throw new Error("not an ICE candidate line");
-  const [, transport = "", address = "", port = ""] = match;
-  if (Number(port) > 65535) throw new Error("the candidate's port is out of range");
-  if (address.endsWith(".local") || isIPv6(address)) return false;
-  if (!isIPv4(address)) throw new Error("the candidate's address must be an IP address");
-  return transport.toLowerCase() === "udp" && Number(port) > 0;
 }
 
 /** The part of werift's ICE connection that gathering goes through (werift 0.24). */
@@ -302,42 +312,10 @@ interface GatheringInternals {
   getCandidatePromises(addresses: string[], timeout?: number): Promise<unknown>[];
 }
 
-/**
- * Adds a host candidate for each of `addresses` on the port of each host candidate already in the
- * SDP, each a little less preferred than the one it copies.
- */
-export function announceOnSamePort(sdp: string, addresses: readonly string[]): string {
-  if (addresses.length === 0) return sdp;
-  return sdp
-    .split("\r\n")
-    .flatMap((line) => {
-      const fields = line.split(" ");
-      if (!line.startsWith("a=candidate:") || fields[7] !== "host") return [line];
-      const [foundation = "", component = "", transport = "", priority = "0", , port = ""] = fields;
-      const rest = fields.slice(6).join(" ");
-      const copies = addresses.map(
-        (address, i) =>
-          `${foundation}${i + 1} ${component} ${transport} ${Number(priority) - 1 - i} ${address} ${port} ${rest}`,
-      );
-      return [line, ...copies];
-    })
-    .join("\r\n");
-}
-
-/**
- * Drops host candidates for addresses the peer does not listen on. werift falls back to every
- * interface's address when its interface filter matches none (as with 127.0.0.1, which it never
- * lists itself), announcing addresses whose packets would go nowhere.
- */
-export function keepCandidates(sdp: string, addresses: ReadonlySet<string>): string {
-  return sdp
-    .split("\r\n")
-    .filter((line) => {
-      if (!line.startsWith("a=candidate:")) return true;
-      const address = line.split(" ")[4];
-      return address !== undefined && addresses.has(address);
-    })
-    .join("\r\n");
+/** The werift sender internals `hearReports` uses. */
+interface SenderReportInternals {
+  ssrc: number;
+  handleRtcpPacket(packet: { type: number; reports?: { ssrc: number; fractionLost: number }[] }): void;
 }
 
 export class WeriftPeerFactory implements VoicePeerFactory {
