@@ -188,6 +188,8 @@ describe("Voice in Chromium", { timeout: 150_000 }, () => {
       [cleo, "cleo", false],
     ] as const) {
       const received = await waitForVoice(page, ids.ada, label, spatial);
+      // The server's offer puts RED first; Chromium takes it, so every slot repairs its own losses.
+      assert.equal(received.codec.toLowerCase(), "audio/red", `${label}'s slot codec`);
       // Exactly one audible path: spatial plays through WebAudio with the element muted, whose
       // level Chromium then reports as 0; without spatial audio the element plays.
       if (spatial) assert.equal(received.totalAudioEnergy, 0, "Ben's media element is muted");

@@ -32,6 +32,14 @@ export interface SlotStats {
   totalAudioEnergy: number;
   /** The level this page measures itself (WebAudio, RMS 0-1): what drives speaking and the rings. */
   level: number;
+  /** The negotiated codec, e.g. `audio/red` (redundant Opus) or `audio/opus`. */
+  codec: string;
+  packetsLost: number;
+  /** NACKs this page sent for the slot: retransmissions it asked the server for. */
+  nackCount: number;
+  /** Samples the decoder had to make up for missing packets, of all it played. */
+  concealedSamples: number;
+  totalSamplesReceived: number;
 }
 
 export interface EngineEvents extends Record<string, unknown> {
@@ -255,6 +263,9 @@ export class BrowserMediaEngine extends Emitter<EngineEvents> implements MediaEn
       if (entry.type !== "inbound-rtp" || entry.kind !== "audio") return;
       const slot = this.slotMids.indexOf(entry.mid ?? "");
       if (slot < 0) return;
+      const codec = entry.codecId
+        ? (report.get(entry.codecId) as { mimeType?: string } | undefined)
+        : undefined;
       out.push({
         slot,
         mid: entry.mid ?? "",
@@ -262,6 +273,11 @@ export class BrowserMediaEngine extends Emitter<EngineEvents> implements MediaEn
         audioLevel: entry.audioLevel ?? 0,
         totalAudioEnergy: entry.totalAudioEnergy ?? 0,
         level: this.slotLevel(slot),
+        codec: codec?.mimeType ?? "",
+        packetsLost: entry.packetsLost ?? 0,
+        nackCount: entry.nackCount ?? 0,
+        concealedSamples: entry.concealedSamples ?? 0,
+        totalSamplesReceived: entry.totalSamplesReceived ?? 0,
       });
     });
     return out.sort((a, b) => a.slot - b.slot);

@@ -84,9 +84,12 @@ export class DirectSlotSender {
     const dtls = sender.dtlsTransport;
     const srtp = dtls.srtp;
     const connection = dtls.iceTransport.connection;
+    // Not yet (or no longer) secure: drop, as werift would. Checked first: a listener whose slot
+    // gets packets while its handshake runs must keep this path once it completes.
+    if (dtls.state !== "connected" || sender.stopped) return true;
     if (!srtp || !sender.codec || typeof connection.canSendApplicationData !== "function") return false;
-    // Not yet (or no longer) secure, or consent expired (RFC 7675): drop, as werift would.
-    if (dtls.state !== "connected" || sender.stopped || !connection.canSendApplicationData()) return true;
+    // Consent expired (RFC 7675): drop.
+    if (!connection.canSendApplicationData()) return true;
     const pair = connection.nominated;
     const transport = pair?.protocol.transport;
     const socket = transport?.socket;
