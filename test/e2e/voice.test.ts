@@ -183,13 +183,17 @@ describe("Voice in Chromium", { timeout: 150_000 }, () => {
   });
 
   it("Ada talks to everyone: Ben and Cleo both receive her and see her speaking", async () => {
+    const memberOf = (label: "ben" | "cleo") => ids[label];
     for (const [page, label, spatial] of [
       [ben, "ben", true],
       [cleo, "cleo", false],
     ] as const) {
       const received = await waitForVoice(page, ids.ada, label, spatial);
-      // The server's offer puts RED first; Chromium takes it, so every slot repairs its own losses.
-      assert.equal(received.codec.toLowerCase(), "audio/red", `${label}'s slot codec`);
+      // The server's offer puts RED first and Chromium takes it both ways (its stats name the
+      // Opus inside): the server repairs Ada's uplink and each listener's slot separately.
+      const repair = (id: string) => server?.server.voice.room(conferenceId)?.peerOf(id)?.repairStats();
+      assert.equal(repair(ids.ada)?.uplinkRed, true, "Ada's microphone arrives as RED");
+      assert.equal(repair(memberOf(label))?.slotRed[received.slot], true, `${label}'s slot is RED`);
       // Exactly one audible path: spatial plays through WebAudio with the element muted, whose
       // level Chromium then reports as 0; without spatial audio the element plays.
       if (spatial) assert.equal(received.totalAudioEnergy, 0, "Ben's media element is muted");

@@ -10,6 +10,7 @@ import type {
   InboundPacket,
   OutboundPacket,
   PeerState,
+  RepairStats,
   VoiceOffer,
   VoicePeer,
   VoicePeerFactory,
@@ -101,6 +102,9 @@ export class FakePeer implements VoicePeer {
   }
   setAudienceLoss(fraction: number): void {
     this.audienceLoss.push(fraction);
+  }
+  repairStats(): RepairStats {
+    return { uplinkRed: false, uplinkNacks: 0, slotRed: this.offer.slots.map(() => false) };
   }
   close(): void {
     this.closed++;

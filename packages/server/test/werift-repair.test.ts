@@ -158,6 +158,9 @@ test("RED on the uplink: a frame lost on the way is recovered before forwarding,
     "1005:frame 6",
   ]);
   assert.deepEqual((await nacked)[0], [1003], "the server asked for the lost packet again");
+  const stats = peer.repairStats();
+  assert.deepEqual([stats.uplinkRed, stats.slotRed], [true, [true, true]]);
+  assert.ok(stats.uplinkNacks >= 1, "counted");
 });
 
 test("RED on a slot: a listener that took RED recovers a packet the slot lost", async (t) => {
@@ -207,6 +210,7 @@ test("a listener without RED gets plain Opus on its slots, and a NACK gets a pac
   await packets(4);
   assert.equal(heard[3]?.header.sequenceNumber, 2002);
   assert.equal(heard[3]?.payload.toString(), "slot frame 2");
+  assert.deepEqual(peer.repairStats().slotRed, [false, false]);
 });
 
 test("the speaker hears its listeners' loss combined with the uplink's; listeners' reports reach the room", async (t) => {

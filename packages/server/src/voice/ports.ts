@@ -31,6 +31,16 @@ export interface OutboundPacket extends InboundPacket {
 
 export type PeerState = "connecting" | "connected" | "failed" | "closed";
 
+/** What loss repair does on one peer (for tests, benchmarks and metrics). */
+export interface RepairStats {
+  /** The member's microphone arrives as RED: the server recovers its losses from the redundancy. */
+  uplinkRed: boolean;
+  /** Uplink packets the server asked again for. */
+  uplinkNacks: number;
+  /** Per slot: the listener took RED, so each packet carries the slot's previous frames. */
+  slotRed: boolean[];
+}
+
 export interface VoicePeer {
   readonly offer: VoiceOffer;
   acceptAnswer(sdp: string): Promise<void>;
@@ -53,6 +63,7 @@ export interface VoicePeer {
    * encoder state it combined with the uplink's own.
    */
   setAudienceLoss(fraction: number): void;
+  repairStats(): RepairStats;
   /** Idempotent. */
   close(): void;
 }

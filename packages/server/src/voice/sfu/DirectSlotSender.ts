@@ -64,7 +64,7 @@ export class DirectSlotSender {
   private readonly sender: SenderInternals;
   private rtcpStarted = false;
   /** Set when the negotiated codec is RED. */
-  private readonly red: SlotRedEncoder | undefined;
+  private readonly redEncoder: SlotRedEncoder | undefined;
 
   constructor(
     transceiver: RTCRtpTransceiver,
@@ -75,7 +75,12 @@ export class DirectSlotSender {
   ) {
     this.sender = transceiver.sender as unknown as SenderInternals;
     const codec = this.sender.codec?.mimeType.toLowerCase();
-    this.red = codec === "audio/red" ? new SlotRedEncoder(opusPayloadType) : undefined;
+    this.redEncoder = codec === "audio/red" ? new SlotRedEncoder(opusPayloadType) : undefined;
+  }
+
+  /** The listener took RED on this slot. */
+  get red(): boolean {
+    return this.redEncoder !== undefined;
   }
 
   /** Encrypts and sends at once. False when this path cannot be used (the caller falls back). */
@@ -111,8 +116,8 @@ export class DirectSlotSender {
       ssrc: sender.ssrc,
       extensions,
     });
-    const payload = this.red
-      ? this.red.encode(packet.run, packet.sequenceNumber, packet.timestamp, packet.payload)
+    const payload = this.redEncoder
+      ? this.redEncoder.encode(packet.run, packet.sequenceNumber, packet.timestamp, packet.payload)
       : packet.payload;
     socket.send(srtp.encrypt(payload, header), pair.remoteAddr[1], pair.remoteAddr[0]);
     if (Array.isArray(sender.rtpCache))

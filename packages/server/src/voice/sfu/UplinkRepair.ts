@@ -44,6 +44,10 @@ export class UplinkRepair {
   /** Whether the last packet on the wire was RED (its frames then reach us without their marker). */
   wireIsRed = false;
 
+  get nacksSent(): number {
+    return this.nack.requested;
+  }
+
   constructor(
     private readonly receiver: ReceiverInternals,
     private readonly redPayloadType: number,

@@ -15,6 +15,7 @@ import type {
   InboundPacket,
   OutboundPacket,
   PeerState,
+  RepairStats,
   VoiceOffer,
   VoicePeer,
   VoicePeerFactory,
@@ -187,6 +188,14 @@ class WeriftPeer implements VoicePeer {
 
   setAudienceLoss(fraction: number): void {
     this.repair?.setAudienceLoss(fraction);
+  }
+
+  repairStats(): RepairStats {
+    return {
+      uplinkRed: this.repair?.wireIsRed ?? false,
+      uplinkNacks: this.repair?.nacksSent ?? 0,
+      slotRed: this.slots.map((_, i) => this.direct[i]?.red ?? false),
+    };
   }
 
   async addCandidate(candidate: {
