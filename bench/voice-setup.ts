@@ -16,32 +16,19 @@
  * Results: JSON on stdout (and in --out), then a summary. Exit code 1 if the target (>= 99% of
  * set-ups connected, median < 3 s) is missed.
  */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
+import { cpSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { availableParallelism, cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { encodeWav } from "../packages/bot/src/audio/wav.ts";
 import { micArgs } from "../test/e2e/voicePages.ts";
-import {
-  type DtlsFlow,
-  dtlsFlows,
-  existingNamespaces,
-  ImpairedLink,
-  type LinkStats,
-  NsProcess,
-  namespacesDown,
-  namespacesUp,
-  waitHttpOk,
-  writeChromiumWrapper,
-} from "./lib/netns/impair.ts";
+import { type DtlsFlow, dtlsFlows } from "./lib/netns/impair.ts";
+import { NetnsSession, SERVER_ORIGIN as origin } from "./lib/netns/NetnsSession.ts";
 import { round, summarize } from "./lib/stats.ts";
 
 const root = resolve(import.meta.dirname, "..");
 const DEFAULT_UP = "loss 5% delay 40ms 30ms distribution normal";
-const SERVER_ADDR = "10.77.1.1";
-const PORT = 3000;
-const origin = `http://${SERVER_ADDR}:${PORT}`;
 const SPEECH = "/work/shared/fixtures/speech.wav";
 
 const { values: flags } = parseArgs({
@@ -101,62 +88,6 @@ function wilson(k: number, n: number): [number, number] {
   const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / (1 + (z * z) / n);
   return [round(Math.max(0, centre - half), 4), round(Math.min(1, centre + half), 4)];
 }
-
-// ------------------------------------------------------------------ teardown, also on Ctrl-C
-
-let browser: Browser | undefined;
-let server: NsProcess | undefined;
-let link: ImpairedLink | undefined;
-let linkStats: LinkStats | undefined;
-let linkTrace = "";
-let namespacesMade = false;
-let dir: string | undefined;
-let tearingDown: Promise<void> | undefined;
-
-function teardown(): Promise<void> {
-  tearingDown ??= (async () => {
-    const step = async (what: string, fn: () => unknown) => {
-      try {
-        await fn();
-      } catch (error) {
-        console.error(`teardown: ${what}: ${(error as Error).message}`);
-      }
-    };
-    await step("browser", () => browser?.close());
-    await step("server", () => server?.stop(10_000));
-    await step("link", async () => {
-      linkStats = await link?.stop();
-      if (link?.traceFile && existsSync(link.traceFile)) linkTrace = readFileSync(link.traceFile, "utf8");
-    });
-    if (namespacesMade) await step("namespaces", () => namespacesDown());
-    namespacesMade = false;
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  })();
-  return tearingDown;
-}
-
-let interrupted = false;
-// `on`, not `once`: Ctrl-C reaches the whole process group, and a second signal during the
-// teardown must not kill this process before it has finished.
-for (const signal of ["SIGINT", "SIGTERM"] as const)
-  process.on(signal, () => {
-    if (interrupted) return;
-    interrupted = true;
-    console.error(`\n${signal}: tearing down`);
-    teardown().finally(() => process.exit(130));
-  });
-// Last resort if the process exits some other way: no server, link or namespace left behind.
-process.once("exit", () => {
-  server?.killNow();
-  link?.killNow();
-  if (namespacesMade)
-    try {
-      namespacesDown();
-    } catch {
-      // nothing more to do
-    }
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
 
 // ------------------------------------------------------------------ the bench
 
@@ -264,18 +195,12 @@ async function oneRun(b: Browser, admin: Page, conference: Api, run: number): Pr
   return result;
 }
 
-async function main(): Promise<void> {
-  if (process.getuid?.() !== 0) throw new Error("run as root: network namespaces and TUN devices");
-  const present = existingNamespaces();
-  if (present.length > 0 && !flags.force)
-    throw new Error(
-      `namespaces ${present.join(", ")} exist: another run may be using them (--force removes them)`,
-    );
-  dir = mkdtempSync(join(tmpdir(), "roundtable-voice-setup-"));
+async function main(session: NetnsSession): Promise<void> {
+  const { dir } = session;
   const webDist = join(root, "packages/web/dist");
   if (!existsSync(join(webDist, "index.html"))) {
     console.error("building the web client (npm run build:web)");
-    const build = new NsProcess("build:web", undefined, ["npm", "run", "build:web"], { cwd: root });
+    const build = session.spawn("build:web", undefined, ["npm", "run", "build:web"]);
     if ((await build.exited).code !== 0) throw new Error(`npm run build:web failed\n${build.recentOutput()}`);
   }
   // A snapshot, so a rebuild elsewhere during the run cannot pull the pages away mid-run.
@@ -285,51 +210,14 @@ async function main(): Promise<void> {
   if (existsSync(flags.wav as string)) cpSync(flags.wav as string, wav);
   else writeFileSync(wav, toneWav());
 
-  namespacesMade = true;
-  namespacesUp();
-  link = new ImpairedLink(
-    dir,
+  await session.impair(
     up,
     down,
     flags.seed === undefined ? undefined : Number(flags.seed),
     join(dir, "link.trace"),
   );
-  await link.ready();
-
-  server = new NsProcess(
-    "server",
-    "rtq-srv",
-    [process.execPath, "--import", "tsx", "packages/server/src/main.ts"],
-    {
-      cwd: root,
-      env: {
-        HOST: SERVER_ADDR,
-        PORT: String(PORT),
-        RTC_LISTEN_ADDRESS: SERVER_ADDR,
-        RTC_ANNOUNCED_ADDRESSES: SERVER_ADDR,
-        DATA_DIR: join(dir, "data"),
-        WEB_DIR: webDir,
-        LOG_LEVEL: "warn",
-        VOICE_JOINS_PER_MINUTE: "100000",
-        CONNECTIONS_PER_MINUTE: "100000",
-        REGISTRATIONS_PER_MINUTE: "100000",
-      },
-    },
-  );
-  const exitedEarly = server.exited.then((exit) => {
-    throw new Error(`the server exited (${exit.code ?? exit.signal}) before it was healthy`);
-  });
-  const healthyMs = await Promise.race([waitHttpOk("rtq-srv", `${origin}/healthz`), exitedEarly]).catch(
-    (error: Error) => {
-      throw new Error(`${error.message}\n${server?.recentOutput()}`);
-    },
-  );
-  exitedEarly.catch(() => {});
-
-  browser = await chromium.launch({
-    executablePath: writeChromiumWrapper(dir, "rtq-spk", flags.chromium as string),
-    args: micArgs(wav),
-  });
+  const { server, healthyMs } = await session.startServer({ WEB_DIR: webDir });
+  const browser = await session.chromium("rtq-spk", flags.chromium as string, micArgs(wav));
   const adminContext = await browser.newContext({ bypassCSP: true });
   const admin = await adminContext.newPage();
   await admin.goto(`${origin}/healthz`, { timeout: 60_000 });
@@ -345,7 +233,7 @@ async function main(): Promise<void> {
   const load = { before: loadavg().map((l) => round(l)), after: [] as number[] };
   const results: Run[] = [];
   const started = performance.now();
-  for (let i = 1; i <= runs && !interrupted; i++) {
+  for (let i = 1; i <= runs && !session.interrupted; i++) {
     if (!server.running) throw new Error(`the server died during run ${i}\n${server.recentOutput()}`);
     const r = await oneRun(browser, admin, conference, i);
     results.push(r);
@@ -358,7 +246,8 @@ async function main(): Promise<void> {
   load.after = loadavg().map((l) => round(l));
   const chromiumVersion = browser.version();
   const serverLog = server.output();
-  await teardown();
+  const { stats: linkStats, trace: linkTrace } = await session.stopLink();
+  await session.close();
 
   const measured = results.filter((r) => r.outcome !== "error");
   const connected = measured.filter((r) => r.outcome === "connected");
@@ -466,8 +355,9 @@ async function main(): Promise<void> {
   if (!report.target.met) process.exitCode = 1;
 }
 
+const session = NetnsSession.open("voice-setup", flags.force);
 try {
-  await main();
+  await main(session);
 } finally {
-  await teardown();
+  await session.close();
 }
