@@ -113,14 +113,21 @@ async function main(): Promise<void> {
     const viaServer = await open("sfu", listener.token);
     const direct = await open("direct");
     const offer = await sender.evaluate(() =>
-      (window as unknown as { directOffer(): Promise<string> }).directOffer(),
+      (window as unknown as { directOffer(name: string, red: boolean): Promise<string> }).directOffer(
+        "direct",
+        false,
+      ),
     );
     const answer = await direct.evaluate(
       (sdp) => (window as unknown as { directAccept(s: string): Promise<string> }).directAccept(sdp),
       offer,
     );
     await sender.evaluate(
-      (sdp) => (window as unknown as { directAnswer(s: string): Promise<void> }).directAnswer(sdp),
+      (sdp) =>
+        (window as unknown as { directAnswer(n: string, s: string): Promise<void> }).directAnswer(
+          "direct",
+          sdp,
+        ),
       answer,
     );
     type Bench = { onsets: number[]; state: string; errors: string[] };

@@ -25,6 +25,7 @@ import { encodeWav } from "../packages/bot/src/audio/wav.ts";
 import { micArgs } from "../test/e2e/voicePages.ts";
 import { type DtlsFlow, dtlsFlows } from "./lib/netns/impair.ts";
 import { NetnsSession, SERVER_ORIGIN as origin } from "./lib/netns/NetnsSession.ts";
+import { type Api, api } from "./lib/netns/pageApi.ts";
 import { round, summarize } from "./lib/stats.ts";
 
 const root = resolve(import.meta.dirname, "..");
@@ -90,35 +91,6 @@ function wilson(k: number, n: number): [number, number] {
 }
 
 // ------------------------------------------------------------------ the bench
-
-type Api = { id: string; hostToken: string };
-
-async function api<T>(
-  page: Page,
-  path: string,
-  init: { method: string; json?: unknown; form?: Record<string, string>; token?: string },
-): Promise<T> {
-  return page.evaluate(
-    async ({ path, init }) => {
-      const headers: Record<string, string> = {};
-      let body: BodyInit | undefined;
-      if (init.json !== undefined) {
-        headers["content-type"] = "application/json";
-        body = JSON.stringify(init.json);
-      } else if (init.form) {
-        const form = new FormData();
-        for (const [k, v] of Object.entries(init.form)) form.set(k, v);
-        body = form;
-      }
-      if (init.token) headers.authorization = `Bearer ${init.token}`;
-      const response = await fetch(path, { method: init.method, headers, body });
-      const text = await response.text();
-      if (!response.ok) throw new Error(`${init.method} ${path}: ${response.status} ${text}`);
-      return JSON.parse(text);
-    },
-    { path, init },
-  ) as Promise<T>;
-}
 
 async function oneRun(b: Browser, admin: Page, conference: Api, run: number): Promise<Run> {
   const result: Run = {

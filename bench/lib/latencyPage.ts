@@ -79,7 +79,12 @@ if (role === "sender") {
 }
 
 /** Voice through the Roundtable server, as a member. */
+function connectionState(pc) {
+  bench.state = pc.connectionState;
+  if (pc.connectionState === "connected" && bench.connectedAt === undefined) bench.connectedAt = performance.now();
+}
 function joinServer(wsUrl) {
+  bench.startedAt = performance.now();
   const ws = new WebSocket(wsUrl);
   let pc;
   ws.onmessage = async (event) => {
@@ -91,7 +96,7 @@ function joinServer(wsUrl) {
         pc?.close();
         pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", iceServers: [] });
         bench.pc = pc;
-        pc.onconnectionstatechange = () => { bench.state = pc.connectionState; };
+        pc.onconnectionstatechange = () => connectionState(pc);
         pc.onicecandidate = (e) => {
           if (e.candidate) ws.send(JSON.stringify({ type: "voice-candidate", candidate: e.candidate.candidate, sdpMid: e.candidate.sdpMid, sdpMLineIndex: e.candidate.sdpMLineIndex }));
         };
@@ -110,29 +115,42 @@ function joinServer(wsUrl) {
   };
 }
 
-/** The direct call: the sender offers, the direct page answers; no trickling (gathering waits). */
-window.directOffer = async () => {
+/**
+ * Direct calls: the sender offers (one connection per name; with RED preferred when asked, as a
+ * browser-to-browser call can), the direct page answers; no trickling (gathering waits).
+ */
+bench.directs = {};
+window.directOffer = async (name, red) => {
   const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", iceServers: [] });
-  bench.direct = pc;
-  pc.addTransceiver(mic, { direction: "sendonly" });
+  bench.directs[name] = pc;
+  const transceiver = pc.addTransceiver(mic, { direction: "sendonly" });
+  if (red) {
+    const codecs = RTCRtpSender.getCapabilities("audio").codecs;
+    const isRed = (c) => c.mimeType.toLowerCase() === "audio/red";
+    transceiver.setCodecPreferences([...codecs.filter(isRed), ...codecs.filter((c) => !isRed(c))]);
+  }
   await pc.setLocalDescription(await pc.createOffer());
   await gathered(pc);
   return pc.localDescription.sdp;
 };
-window.directAnswer = async (sdp) => { await bench.direct.setRemoteDescription({ type: "answer", sdp }); };
+window.directAnswer = async (name, sdp) => { await bench.directs[name].setRemoteDescription({ type: "answer", sdp }); };
 window.directAccept = async (sdp) => {
+  bench.startedAt = performance.now();
   const pc = new RTCPeerConnection({ bundlePolicy: "max-bundle", iceServers: [] });
   bench.pc = pc;
-  pc.onconnectionstatechange = () => { bench.state = pc.connectionState; };
+  pc.onconnectionstatechange = () => connectionState(pc);
   pc.ontrack = (e) => play(e.track);
   await pc.setRemoteDescription({ type: "offer", sdp });
   await pc.setLocalDescription(await pc.createAnswer());
   await gathered(pc);
   return pc.localDescription.sdp;
 };
-/** Receive statistics of this page's main connection. */
+/** Receive statistics of this page's main connection, summed over its audio streams. */
 window.inbound = async () => {
-  const out = { packetsReceived: 0, packetsLost: 0, jitterBufferDelay: 0, jitterBufferEmittedCount: 0, concealedSamples: 0 };
+  const out = {
+    packetsReceived: 0, packetsLost: 0, jitterBufferDelay: 0, jitterBufferEmittedCount: 0,
+    concealedSamples: 0, totalSamplesReceived: 0, nackCount: 0,
+  };
   if (!bench.pc) return out;
   (await bench.pc.getStats()).forEach((s) => {
     if (s.type !== "inbound-rtp") return;

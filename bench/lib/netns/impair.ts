@@ -6,7 +6,7 @@
  * namespaces have no link to the root namespace and link.py drops anything addressed elsewhere.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, watch, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, watch, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { type Exit, inNamespace, LoggedProcess } from "./LoggedProcess.ts";
 
@@ -99,6 +99,9 @@ export class ImpairedLink {
   ) {
     this.readyFile = join(dir, "link.ready");
     this.statsFile = join(dir, "link.stats.json");
+    // A link before this one in the same folder left both: this one's must not be taken for them.
+    rmSync(this.readyFile, { force: true });
+    rmSync(this.statsFile, { force: true });
     // At high priority, as the tool asks: its delays are only as good as its scheduling.
     this.process = new NsProcess("link.py", undefined, [
       "nice",

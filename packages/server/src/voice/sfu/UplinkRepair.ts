@@ -12,7 +12,8 @@ import { NackTracker } from "../repair/NackTracker.ts";
 
 /**
  * The uplink's side of loss repair, on werift's receiver for the member's microphone: NACKs for
- * what the wire lost (the browser keeps a send history when the offer lists `nack` for Opus), and
+ * what the wire lost and RED could not recover (the browser keeps a send history when the offer
+ * lists `nack` for Opus), and
  * receiver reports of our own that state the loss the member's listeners see combined with the
  * uplink's, measured without counting reordered packets. werift's receiver still recovers RED and
  * keeps its statistics (jitter, sender report times), which the reports read.
@@ -82,11 +83,21 @@ export class UplinkRepair {
     this.timer = undefined;
   }
 
+  /** Every packet as it comes off the wire (before RED is undone): the channel's loss. */
   private onWire(packet: RtpPacket): void {
     const { ssrc, sequenceNumber, payloadType } = packet.header;
     this.ssrc = ssrc;
     this.wireIsRed = payloadType === this.redPayloadType;
     this.loss.add(sequenceNumber);
+  }
+
+  /**
+   * Every frame werift's receiver hands on, recovered from RED or not: only what RED could not
+   * bring back is asked for again. werift hands a packet's recovered frames on before its own.
+   */
+  onFrame(sequenceNumber: number): void {
+    const ssrc = this.ssrc;
+    if (ssrc === undefined) return;
     const lost = this.nack.onPacket(sequenceNumber, performance.now());
     if (lost.length === 0) return;
     const feedback = new GenericNack({ senderSsrc: this.receiver.rtcpSsrc, mediaSourceSsrc: ssrc, lost });

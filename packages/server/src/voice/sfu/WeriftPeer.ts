@@ -263,6 +263,7 @@ class WeriftPeer implements VoicePeer {
       const h = rtp.header;
       // Opus only: a RED block naming any other payload type is not something listeners can play.
       if (this.closed || h.payloadType !== OPUS_PT) return;
+      this.repair?.onFrame(h.sequenceNumber);
       const indication = extensions?.[AUDIO_LEVEL_URI] as { v: boolean; level: number } | undefined;
       const level = indication?.level ?? 127;
       const voiced = indication?.v;
