@@ -68,6 +68,8 @@ interface Inbound {
   concealedSamples: number;
   totalSamplesReceived: number;
   nackCount: number;
+  bytesReceived: number;
+  headerBytesReceived: number;
 }
 type BenchState = {
   onsets: number[];
@@ -84,6 +86,8 @@ interface PathResult {
   concealedPct: number;
   jitterBufferMs: number;
   nacks: number;
+  /** RTP payload and headers received, per second of the window. */
+  kbitPerS: number;
   mouthToEarMs: ReturnType<typeof summarize> & { matched: number };
 }
 
@@ -222,6 +226,12 @@ async function condition(
         jitterBufferMs:
           emitted > 0 ? round(((a.jitterBufferDelay - b.jitterBufferDelay) / emitted) * 1000, 1) : 0,
         nacks: a.nackCount - b.nackCount,
+        kbitPerS: round(
+          ((a.bytesReceived + a.headerBytesReceived - b.bytesReceived - b.headerBytesReceived) * 8) /
+            seconds /
+            1000,
+          1,
+        ),
         mouthToEarMs: { ...summarize(m2e), matched: m2e.length },
       };
       if (s.errors.length > 0) console.error(`${p}: ${s.errors.slice(0, 3).join("; ")}`);

@@ -149,7 +149,7 @@ window.directAccept = async (sdp) => {
 window.inbound = async () => {
   const out = {
     packetsReceived: 0, packetsLost: 0, jitterBufferDelay: 0, jitterBufferEmittedCount: 0,
-    concealedSamples: 0, totalSamplesReceived: 0, nackCount: 0,
+    concealedSamples: 0, totalSamplesReceived: 0, nackCount: 0, bytesReceived: 0, headerBytesReceived: 0,
   };
   if (!bench.pc) return out;
   (await bench.pc.getStats()).forEach((s) => {
