@@ -86,6 +86,8 @@ interface PathResult {
   concealedPct: number;
   jitterBufferMs: number;
   nacks: number;
+  /** Server path only: mean loss the server's receiver reports told the speaker's encoder, %. */
+  speakerToldLossPct?: number | null;
   /** RTP payload and headers received, per second of the window. */
   kbitPerS: number;
   mouthToEarMs: ReturnType<typeof summarize> & { matched: number };
@@ -202,6 +204,15 @@ async function condition(
     const before = await Promise.all(PATHS.map((p) => inbound(receivers[p])));
     const startAt = Date.now();
     await sleep(seconds * 1000);
+    // The speaker's last report from the server, sampled through the window.
+    const told: number[] = [];
+    for (let t = 0; t < seconds; t += 2) {
+      await sleep(Math.min(2, seconds - t) * 1000);
+      const loss = await sender.evaluate(() =>
+        (window as unknown as { toldLoss(): Promise<number | undefined> }).toldLoss(),
+      );
+      if (loss !== undefined) told.push(loss);
+    }
     const after = await Promise.all(PATHS.map((p) => inbound(receivers[p])));
     await sleep(600); // the last bursts' onsets reach the receivers
     const sent = (await state(sender)).onsets.filter((t) => t >= startAt && t < startAt + seconds * 1000);
@@ -236,6 +247,10 @@ async function condition(
       };
       if (s.errors.length > 0) console.error(`${p}: ${s.errors.slice(0, 3).join("; ")}`);
     }
+    // Reported on the server path: the loss the server's receiver reports told Chromium's encoder.
+    out.server.speakerToldLossPct = told.length
+      ? round(told.reduce((a, b) => a + b, 0) / told.length, 2)
+      : null;
     return out;
   } finally {
     for (const page of [sender, ...Object.values(receivers)])

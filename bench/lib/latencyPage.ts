@@ -159,6 +159,15 @@ window.inbound = async () => {
   return out;
 };
 
+/** What the receiver's reports told this page's sender about loss, in % (remote-inbound-rtp). */
+window.toldLoss = async () => {
+  let lost;
+  if (bench.pc) (await bench.pc.getStats()).forEach((s) => {
+    if (s.type === "remote-inbound-rtp" && s.fractionLost !== undefined) lost = s.fractionLost * 100;
+  });
+  return lost;
+};
+
 if (params.get("ws")) joinServer(params.get("ws"));
 bench.ready = true;
 </script>
