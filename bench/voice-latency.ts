@@ -18,8 +18,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { RoundtableApi } from "@roundtable/client-core";
 import { chromium, type Page } from "playwright-core";
-import { encodeWav } from "../packages/bot/src/audio/wav.ts";
 import { CHROMIUM_VOICE_ARGS } from "../test/e2e/chromium.ts";
+import { burstWav, latencies } from "./lib/bursts.ts";
 import { LATENCY_PAGE, ONSET_WORKLET } from "./lib/latencyPage.ts";
 import { freePort, ServerProcess } from "./lib/serverProcess.ts";
 import { round, summarize } from "./lib/stats.ts";
@@ -34,23 +34,6 @@ const { values: flags } = parseArgs({
 });
 const bursts = Number(flags.bursts);
 if (!Number.isInteger(bursts) || bursts < 3) throw new TypeError("--bursts must be a whole number >= 3");
-
-/** One second: 50 ms of a 1 kHz sine at half scale, then silence. Chrome loops the file. */
-function burstWav(): Buffer {
-  const pcm = new Int16Array(48_000);
-  for (let i = 0; i < 2400; i++) pcm[i] = Math.round(16384 * Math.sin((2 * Math.PI * 1000 * i) / 48_000));
-  return encodeWav(pcm);
-}
-
-/** Each sender onset paired with the first receiver onset 0-500 ms after it. */
-function latencies(sent: number[], heard: number[]): number[] {
-  const out: number[] = [];
-  for (const s of sent) {
-    const r = heard.find((h) => h > s && h - s < 500);
-    if (r !== undefined) out.push(r - s);
-  }
-  return out;
-}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "roundtable-latency-"));

@@ -20,8 +20,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { RoundtableApi } from "@roundtable/client-core";
 import type { Browser, Page } from "playwright-core";
-import { encodeWav } from "../packages/bot/src/audio/wav.ts";
 import { CHROMIUM_VOICE_ARGS } from "../test/e2e/chromium.ts";
+import { burstWav, latencies } from "./lib/bursts.ts";
 import { LATENCY_PAGE, ONSET_WORKLET } from "./lib/latencyPage.ts";
 import { type LinkStats, waitHttpOk } from "./lib/netns/impair.ts";
 import { NetnsSession, SERVER_ADDR, SERVER_ORIGIN } from "./lib/netns/NetnsSession.ts";
@@ -91,23 +91,6 @@ interface PathResult {
   /** RTP payload and headers received, per second of the window. */
   kbitPerS: number;
   mouthToEarMs: ReturnType<typeof summarize> & { matched: number };
-}
-
-/** One second: 50 ms of a 1 kHz sine at half scale, then silence. Chrome loops the file. */
-function burstWav(): Buffer {
-  const pcm = new Int16Array(48_000);
-  for (let i = 0; i < 2400; i++) pcm[i] = Math.round(16384 * Math.sin((2 * Math.PI * 1000 * i) / 48_000));
-  return encodeWav(pcm);
-}
-
-/** Each sender onset paired with the first receiver onset 0-500 ms after it. */
-function latencies(sent: number[], heard: number[]): number[] {
-  const out: number[] = [];
-  for (const s of sent) {
-    const r = heard.find((h) => h > s && h - s < 500);
-    if (r !== undefined) out.push(r - s);
-  }
-  return out;
 }
 
 const state = (p: Page) => p.evaluate(() => (window as unknown as { bench: BenchState }).bench);
