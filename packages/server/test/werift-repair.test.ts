@@ -132,7 +132,9 @@ function collect<T>(count: number, subscribe: (push: (value: T) => void) => void
   });
 }
 
-test("RED on the uplink: a lost frame is recovered before forwarding; only what RED cannot bring back is NACKed", async (t) => {
+test("RED on the uplink: a lost frame is recovered before forwarding; only what RED cannot bring back is NACKed", {
+  timeout: 30_000,
+}, async (t) => {
   const peer = await factory.create(2);
   t.after(() => peer.close());
   const client = await connect(peer, true);
@@ -160,7 +162,9 @@ test("RED on the uplink: a lost frame is recovered before forwarding; only what 
   assert.ok(stats.uplinkNacks >= 1, "counted");
 });
 
-test("RED on a slot: a listener that took RED recovers a packet the slot lost", async (t) => {
+test("RED on a slot: a listener that took RED recovers a packet the slot lost", {
+  timeout: 30_000,
+}, async (t) => {
   const peer = await factory.create(2);
   t.after(() => peer.close());
   const client = await connect(peer, true);
@@ -180,7 +184,9 @@ test("RED on a slot: a listener that took RED recovers a packet the slot lost", 
   ]);
 });
 
-test("a listener without RED gets plain Opus on its slots, and a NACK gets a packet again", async (t) => {
+test("a listener without RED gets plain Opus on its slots, and a NACK gets a packet again", {
+  timeout: 30_000,
+}, async (t) => {
   const peer = await factory.create(2);
   t.after(() => peer.close());
   const client = await connect(peer, false);
@@ -210,7 +216,9 @@ test("a listener without RED gets plain Opus on its slots, and a NACK gets a pac
   assert.deepEqual(peer.repairStats().slotRed, [false, false]);
 });
 
-test("the speaker hears its listeners' loss combined with the uplink's; listeners' reports reach the room", async (t) => {
+test("the speaker hears its listeners' loss combined with the uplink's; listeners' reports reach the room", {
+  timeout: 30_000,
+}, async (t) => {
   const peer = await factory.create(2);
   t.after(() => peer.close());
   const client = await connect(peer, false);
