@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { test } from "node:test";
+import { type TestContext, test } from "node:test";
 import {
   GenericNack,
   type MediaStreamTrack,
@@ -103,6 +103,15 @@ async function connect(peer: VoicePeer, withRed: boolean): Promise<Client> {
   return client;
 }
 
+/** A server peer and a client connected to it, both closed when the test ends. */
+async function connected(t: TestContext, withRed: boolean): Promise<{ peer: VoicePeer; client: Client }> {
+  const peer = await factory.create(2);
+  t.after(() => peer.close());
+  const client = await connect(peer, withRed);
+  t.after(() => client.pc.close());
+  return { peer, client };
+}
+
 /** Sends frames 1..n on the client's uplink, numbered from 1000; returns their payloads. */
 async function speak(client: Client, n: number): Promise<void> {
   for (let i = 1; i <= n; i++) {
@@ -135,10 +144,7 @@ function collect<T>(count: number, subscribe: (push: (value: T) => void) => void
 test("RED on the uplink: a lost frame is recovered before forwarding; only what RED cannot bring back is NACKed", {
   timeout: 30_000,
 }, async (t) => {
-  const peer = await factory.create(2);
-  t.after(() => peer.close());
-  const client = await connect(peer, true);
-  t.after(() => client.pc.close());
+  const { peer, client } = await connected(t, true);
   assert.match(peer.offer.sdp, /a=rtpmap:63 red\/48000\/2\r\n/);
   const nacked = collect<number[]>(1, (push) =>
     client.mic.sender.onGenericNack.subscribe((nack) => push(nack.lost)),
@@ -165,10 +171,7 @@ test("RED on the uplink: a lost frame is recovered before forwarding; only what 
 test("RED on a slot: a listener that took RED recovers a packet the slot lost", {
   timeout: 30_000,
 }, async (t) => {
-  const peer = await factory.create(2);
-  t.after(() => peer.close());
-  const client = await connect(peer, true);
-  t.after(() => client.pc.close());
+  const { peer, client } = await connected(t, true);
   const heard = collect<string>(5, (push) =>
     client.slot.onReceiveRtp.subscribe((rtp) => push(`${rtp.header.timestamp}:${rtp.payload.toString()}`)),
   );
@@ -187,10 +190,7 @@ test("RED on a slot: a listener that took RED recovers a packet the slot lost", 
 test("a listener without RED gets plain Opus on its slots, and a NACK gets a packet again", {
   timeout: 30_000,
 }, async (t) => {
-  const peer = await factory.create(2);
-  t.after(() => peer.close());
-  const client = await connect(peer, false);
-  t.after(() => client.pc.close());
+  const { peer, client } = await connected(t, false);
   const heard: RtpPacket[] = [];
   let arrived = () => {};
   client.slot.onReceiveRtp.subscribe((rtp) => {
@@ -219,10 +219,7 @@ test("a listener without RED gets plain Opus on its slots, and a NACK gets a pac
 test("the speaker hears its listeners' loss combined with the uplink's; listeners' reports reach the room", {
   timeout: 30_000,
 }, async (t) => {
-  const peer = await factory.create(2);
-  t.after(() => peer.close());
-  const client = await connect(peer, false);
-  t.after(() => client.pc.close());
+  const { peer, client } = await connected(t, false);
   peer.setAudienceLoss(0.1);
   const listenerLoss = collect<[number, number]>(1, (push) => {
     peer.onListenerLoss = (slot, fraction) => fraction > 0 && push([slot, fraction]);
