@@ -1,4 +1,4 @@
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, chromium, type LaunchOptions, type Page } from "playwright-core";
 import { CHROMIUM_PATH, CHROMIUM_VOICE_ARGS, WAIT_MS } from "./chromium.ts";
 
 /** A browser whose one fake microphone plays `wav` (looping), granted without a prompt. */
@@ -17,8 +17,9 @@ export class RoomPages {
   readonly browsers: Browser[] = [];
   readonly problems: string[] = [];
 
-  async open(args: string[], label: string, roomUrl: string): Promise<Page> {
-    const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args });
+  /** `launch` adds to the launch options (an environment, default arguments to leave out). */
+  async open(args: string[], label: string, roomUrl: string, launch: LaunchOptions = {}): Promise<Page> {
+    const browser = await chromium.launch({ ...launch, executablePath: CHROMIUM_PATH, args });
     this.browsers.push(browser);
     const context = await browser.newContext({
       viewport: { width: 1280, height: 800 },

@@ -5,6 +5,7 @@ import {
   type TransportFailure,
   type VoiceOffer,
 } from "@roundtable/client-core";
+import { EchoSafeOutput, type EchoSafeState } from "./EchoSafeOutput.ts";
 
 /** Where the microphone stands: live, or why there is none (voice still works for listening). */
 export type MicState =
@@ -42,6 +43,12 @@ export interface SlotStats {
   totalSamplesReceived: number;
 }
 
+/**
+ * How voices reach the speakers: from the media elements (spatial audio off), or, spatial, through
+ * the EchoSafeOutput's loopback (echo cancelled), straight from WebAudio (not), or while connecting.
+ */
+export type Playback = "elements" | Exclude<EchoSafeState, "closed">;
+
 export interface EngineEvents extends Record<string, unknown> {
   mic: MicState;
   /** The current peer connection's state; "new" for a fresh one. */
@@ -52,8 +59,9 @@ interface SlotGraph {
   mid: string;
   /**
    * Chromium feeds a remote WebRTC track into WebAudio only while a media element plays it too.
-   * In spatial mode the element is muted and WebAudio is the audible path; otherwise the element
-   * plays and WebAudio only measures (its output gain is 0). Exactly one path is ever audible.
+   * In spatial mode the element is muted and WebAudio is the audible path (through EchoSafeOutput,
+   * so the echo canceller hears it); otherwise the element plays and WebAudio only measures (its
+   * output gain is 0). Exactly one path is ever audible.
    */
   element: HTMLAudioElement;
   source: MediaStreamAudioSourceNode;
@@ -107,6 +115,8 @@ export class BrowserMediaEngine extends Emitter<EngineEvents> implements MediaEn
   private readonly micAnalyser: AnalyserNode;
   private readonly micSamples = new Float32Array(FFT_SIZE);
   private readonly master: GainNode;
+  /** Spatial mode's way out of the graph; plain mode needs none (the elements play). */
+  private output: EchoSafeOutput | undefined;
   private micRequest: Promise<void> | undefined;
   private closed = false;
 
@@ -116,6 +126,7 @@ export class BrowserMediaEngine extends Emitter<EngineEvents> implements MediaEn
     this.context = new AudioContext({ latencyHint: "interactive" });
     this.master = this.context.createGain();
     this.master.connect(this.context.destination);
+    this.applyOutput();
     this.micAnalyser = this.context.createAnalyser();
     this.micAnalyser.fftSize = FFT_SIZE;
     this.micRequest = this.openMic(options.deviceId);
@@ -125,7 +136,13 @@ export class BrowserMediaEngine extends Emitter<EngineEvents> implements MediaEn
   resume(): void {
     if (this.closed) return;
     if (this.context.state === "suspended") this.context.resume().catch(() => {});
+    this.output?.resume();
     for (const graph of this.graphs) if (graph?.element.paused) graph.element.play().catch(() => {});
+  }
+
+  get playback(): Playback {
+    const state = this.output?.state;
+    return state === undefined || state === "closed" ? "elements" : state;
   }
 
   get connectionState(): RTCPeerConnectionState | "none" {
@@ -206,6 +223,7 @@ export class BrowserMediaEngine extends Emitter<EngineEvents> implements MediaEn
   /** Spatial: voices play through WebAudio, panned to their seats. Off: straight from the media elements. */
   setSpatial(spatial: boolean): void {
     this.spatial = spatial;
+    this.applyOutput();
     for (const [slot, graph] of this.graphs.entries()) if (graph) this.route(slot, graph);
   }
 
@@ -291,6 +309,8 @@ export class BrowserMediaEngine extends Emitter<EngineEvents> implements MediaEn
     this.micStream = undefined;
     this.micSource?.disconnect();
     this.micSource = undefined;
+    this.output?.close();
+    this.output = undefined;
     this.context.close().catch(() => {});
   }
 
@@ -369,6 +389,23 @@ export class BrowserMediaEngine extends Emitter<EngineEvents> implements MediaEn
     };
     this.graphs[slot] = graph;
     this.route(slot, graph);
+  }
+
+  /**
+   * Spatial voices leave the graph through an EchoSafeOutput. In plain mode the graph goes straight
+   * to the destination, silent (every slot's output gain is 0), which keeps the analysers pulled.
+   */
+  private applyOutput(): void {
+    if (this.closed || this.spatial === (this.output !== undefined)) return;
+    this.master.disconnect();
+    if (this.spatial) {
+      this.output = new EchoSafeOutput(this.context);
+      this.master.connect(this.output.input);
+    } else {
+      this.output?.close();
+      this.output = undefined;
+      this.master.connect(this.context.destination);
+    }
   }
 
   private route(slot: number, graph: SlotGraph): void {

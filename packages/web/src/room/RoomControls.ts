@@ -7,7 +7,12 @@ import {
   type VoiceStatus,
 } from "@roundtable/client-core";
 import type { Audience, TextMessage } from "@roundtable/protocol";
-import { BrowserMediaEngine, type MicState, type SlotStats } from "../audio/BrowserMediaEngine.ts";
+import {
+  BrowserMediaEngine,
+  type MicState,
+  type Playback,
+  type SlotStats,
+} from "../audio/BrowserMediaEngine.ts";
 import { panForSlots } from "../audio/spatial.ts";
 import { readSetting, writeSetting } from "../lib/storage.ts";
 
@@ -34,6 +39,8 @@ export interface VoiceInfo {
   /** Peer connections made since joining: the same number means the same connection. */
   generation: number;
   mic: MicState["kind"] | "off";
+  /** How voices reach the speakers ("off" outside voice). */
+  playback: Playback | "off";
   target: Audience;
   muted: boolean;
 }
@@ -263,6 +270,7 @@ export class RoomControls extends Emitter<RoomControlEvents> {
       connection: this.connectionState,
       generation: this.engine?.generation ?? 0,
       mic: this.engine?.mic.kind ?? "off",
+      playback: this.engine?.playback ?? "off",
       target: this.effectiveTarget,
       muted: this.effectiveMuted,
     };
