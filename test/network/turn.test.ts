@@ -47,9 +47,10 @@ const TURN_URL = `turn:${SRV_ADDR}:${TURN_PORT}?transport=tcp`;
 const SECOND = 50;
 
 /**
- * Records every RTCPeerConnection the page makes, with the configuration it was given: the page
- * keeps its own to itself. A string, not a function: tsx would wrap a function's inner names with a
- * helper the page does not have.
+ * Records every voice RTCPeerConnection the page makes, with the configuration it was given: the page
+ * keeps its own to itself. The voice peer is the one built with ICE servers; spatial audio's
+ * echo-safe loopback pair (EchoSafeOutput) is built without a configuration and is not counted. A
+ * string, not a function: tsx would wrap a function's inner names with a helper the page does not have.
  */
 const RECORD_PEERS = `(() => {
   const Native = window.RTCPeerConnection;
@@ -58,7 +59,7 @@ const RECORD_PEERS = `(() => {
   window.RTCPeerConnection = new Proxy(Native, {
     construct(target, args, newTarget) {
       const pc = Reflect.construct(target, args, newTarget);
-      peers.push({ pc, config: JSON.parse(JSON.stringify(args[0] || {})) });
+      if (args[0] && args[0].iceServers) peers.push({ pc, config: JSON.parse(JSON.stringify(args[0])) });
       return pc;
     },
   });
