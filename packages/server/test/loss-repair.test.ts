@@ -4,6 +4,7 @@ import { Red, RedHandler, RtpHeader, RtpPacket } from "werift";
 import { AudienceLoss, combinedLoss } from "../src/voice/repair/AudienceLoss.ts";
 import { LossMeter } from "../src/voice/repair/LossMeter.ts";
 import { NackTracker } from "../src/voice/repair/NackTracker.ts";
+import { ReportedLoss } from "../src/voice/repair/ReportedLoss.ts";
 import { buildRed, SlotRedEncoder } from "../src/voice/repair/red.ts";
 
 const OPUS = 111;
@@ -154,4 +155,19 @@ test("the speaker is told the worst fresh loss among its listeners, combined wit
   assert.equal(audience.worst(6500), 0.02, "b's report went stale");
   assert.equal(audience.worst(9000), 0);
   assert.ok(Math.abs(combinedLoss(0.05, 0.05) - 0.0975) < 1e-9);
+});
+
+test("a listener's loss is read from its reports' cumulative count, so reordering is not loss", () => {
+  const loss = new ReportedLoss(50);
+  assert.equal(loss.add(0, 1000), undefined, "the first report is the base");
+  // Reports with every NACK, a few packets apart: one says 2 lost, the next found them again. Their
+  // fraction bytes would have said 2/10 and then 0 (clamped); the count says nothing was lost.
+  assert.equal(loss.add(2, 1010), undefined, "too few packets expected yet");
+  assert.equal(loss.add(0, 1050), 0);
+  assert.equal(loss.add(5, 1150), 0.05, "5 of the 100 since");
+  // Duplicates (NACK answers to reordered packets) take the count below where it was: no loss, not less.
+  assert.equal(loss.add(0xfffffe, 1250), 0, "-2 as a 24-bit field");
+  assert.equal(loss.add(8, 1350), 0.1, "10 more lost since -2");
+  assert.equal(loss.add(0, 20), undefined, "a receiver counting afresh is a new base");
+  assert.equal(loss.add(100, 70), 1, "never more than all");
 });

@@ -20,6 +20,7 @@ import type {
   VoicePeer,
   VoicePeerFactory,
 } from "../ports.ts";
+import { ReportedLoss } from "../repair/ReportedLoss.ts";
 import { announceOnSamePort, candidateKey, keepCandidates, usableCandidate } from "./candidates.ts";
 import { DirectSlotSender } from "./DirectSlotSender.ts";
 import { UplinkRepair } from "./UplinkRepair.ts";
@@ -178,11 +179,15 @@ class WeriftPeer implements VoicePeer {
     const sender = transceiver.sender as unknown as Partial<SenderReportInternals>;
     const handle = sender.handleRtcpPacket?.bind(sender);
     if (!handle) return;
+    const loss = new ReportedLoss();
     sender.handleRtcpPacket = (packet) => {
       handle(packet);
       if (packet.type !== RtcpRrPacket.type && packet.type !== RtcpSrPacket.type) return;
-      for (const report of packet.reports ?? [])
-        if (report.ssrc === sender.ssrc && !this.closed) this.onListenerLoss(slot, report.fractionLost / 256);
+      for (const report of packet.reports ?? []) {
+        if (report.ssrc !== sender.ssrc || this.closed) continue;
+        const fraction = loss.add(report.packetsLost, report.highestSequence);
+        if (fraction !== undefined) this.onListenerLoss(slot, fraction);
+      }
     };
   }
 
@@ -325,7 +330,10 @@ interface GatheringInternals {
 /** The werift sender internals `hearReports` uses. */
 interface SenderReportInternals {
   ssrc: number;
-  handleRtcpPacket(packet: { type: number; reports?: { ssrc: number; fractionLost: number }[] }): void;
+  handleRtcpPacket(packet: {
+    type: number;
+    reports?: { ssrc: number; packetsLost: number; highestSequence: number }[];
+  }): void;
 }
 
 export class WeriftPeerFactory implements VoicePeerFactory {
