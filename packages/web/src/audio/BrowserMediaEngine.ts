@@ -5,20 +5,9 @@ import {
   type TransportFailure,
   type VoiceOffer,
 } from "@roundtable/client-core";
-import { EchoSafeOutput, type EchoSafeState } from "./EchoSafeOutput.ts";
-
-/** Where the microphone stands: live, or why there is none (voice still works for listening). */
-export type MicState =
-  | { kind: "pending" }
-  | { kind: "live"; deviceId: string; label: string }
-  /** The person (or the browser's settings) refused access. */
-  | { kind: "denied" }
-  /** No microphone is plugged in, or the chosen one disappeared. */
-  | { kind: "missing" }
-  /** Another program holds the microphone, or the system failed to open it. */
-  | { kind: "busy" }
-  /** No getUserMedia at all: an insecure (non-HTTPS) page or a very old browser. */
-  | { kind: "unsupported" };
+import { FFT_SIZE, rms } from "./levels.ts";
+import { type MicState, micProblem } from "./microphone.ts";
+import { type Playback, SlotPlayout } from "./SlotPlayout.ts";
 
 /** One slot's inbound RTP counters, from RTCPeerConnection.getStats() (matched by mid). */
 export interface SlotStats {
@@ -43,34 +32,10 @@ export interface SlotStats {
   totalSamplesReceived: number;
 }
 
-/**
- * How voices reach the speakers: from the media elements (spatial audio off), or, spatial, through
- * the EchoSafeOutput's loopback (echo cancelled), straight from WebAudio (not), or while connecting.
- */
-export type Playback = "elements" | Exclude<EchoSafeState, "closed">;
-
 export interface EngineEvents extends Record<string, unknown> {
   mic: MicState;
   /** The current peer connection's state; "new" for a fresh one. */
   connection: RTCPeerConnectionState;
-}
-
-interface SlotGraph {
-  mid: string;
-  /**
-   * Chromium feeds a remote WebRTC track into WebAudio only while a media element plays it too.
-   * In spatial mode the element is muted and WebAudio is the audible path (through EchoSafeOutput,
-   * so the echo canceller hears it); otherwise the element plays and WebAudio only measures (its
-   * output gain is 0). Exactly one path is ever audible.
-   */
-  element: HTMLAudioElement;
-  source: MediaStreamAudioSourceNode;
-  analyser: AnalyserNode;
-  panner: StereoPannerNode;
-  output: GainNode;
-  samples: Float32Array<ArrayBuffer>;
-  level: number;
-  measuredAt: number;
 }
 
 const MIC_CONSTRAINTS: MediaTrackConstraints = {
@@ -80,12 +45,8 @@ const MIC_CONSTRAINTS: MediaTrackConstraints = {
   channelCount: 1,
 };
 
-/** 1024 samples at 48 kHz is about 21 ms: one reading covers one 20 ms poll. */
-const FFT_SIZE = 1024;
 /** How long an answer waits for the microphone before going out without it. */
 const MIC_WAIT_MS = 1500;
-/** Readings this close together reuse the last one (the session's poll and the animation both ask). */
-const LEVEL_REUSE_MS = 8;
 
 /**
  * The browser's half of voice: one RTCPeerConnection per server offer, the microphone on the
@@ -106,27 +67,19 @@ export class BrowserMediaEngine extends Emitter<EngineEvents> implements MediaEn
   private pc: RTCPeerConnection | undefined;
   private uplinkMid: string | undefined;
   private slotMids: string[] = [];
-  private readonly graphs: (SlotGraph | undefined)[] = [];
-  private readonly pans: number[] = [];
-  private spatial: boolean;
+  private readonly playout: SlotPlayout;
   private muted = false;
   private micStream: MediaStream | undefined;
   private micSource: MediaStreamAudioSourceNode | undefined;
   private readonly micAnalyser: AnalyserNode;
   private readonly micSamples = new Float32Array(FFT_SIZE);
-  private readonly master: GainNode;
-  /** Spatial mode's way out of the graph; plain mode needs none (the elements play). */
-  private output: EchoSafeOutput | undefined;
   private micRequest: Promise<void> | undefined;
   private closed = false;
 
   constructor(options: { deviceId?: string | undefined; spatial: boolean }) {
     super();
-    this.spatial = options.spatial;
     this.context = new AudioContext({ latencyHint: "interactive" });
-    this.master = this.context.createGain();
-    this.master.connect(this.context.destination);
-    this.applyOutput();
+    this.playout = new SlotPlayout(this.context, options.spatial);
     this.micAnalyser = this.context.createAnalyser();
     this.micAnalyser.fftSize = FFT_SIZE;
     this.micRequest = this.openMic(options.deviceId);
@@ -136,13 +89,11 @@ export class BrowserMediaEngine extends Emitter<EngineEvents> implements MediaEn
   resume(): void {
     if (this.closed) return;
     if (this.context.state === "suspended") this.context.resume().catch(() => {});
-    this.output?.resume();
-    for (const graph of this.graphs) if (graph?.element.paused) graph.element.play().catch(() => {});
+    this.playout.resume();
   }
 
   get playback(): Playback {
-    const state = this.output?.state;
-    return state === undefined || state === "closed" ? "elements" : state;
+    return this.playout.playback;
   }
 
   get connectionState(): RTCPeerConnectionState | "none" {
@@ -180,7 +131,7 @@ export class BrowserMediaEngine extends Emitter<EngineEvents> implements MediaEn
     pc.ontrack = (event) => {
       if (this.pc !== pc) return;
       const slot = this.slotMids.indexOf(event.transceiver.mid ?? "");
-      if (slot >= 0) this.attachSlot(slot, event.transceiver.mid ?? "", event.track);
+      if (slot >= 0) this.playout.attach(slot, event.track);
     };
     await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
     for (const transceiver of pc.getTransceivers()) {
@@ -222,28 +173,16 @@ export class BrowserMediaEngine extends Emitter<EngineEvents> implements MediaEn
 
   /** Spatial: voices play through WebAudio, panned to their seats. Off: straight from the media elements. */
   setSpatial(spatial: boolean): void {
-    this.spatial = spatial;
-    this.applyOutput();
-    for (const [slot, graph] of this.graphs.entries()) if (graph) this.route(slot, graph);
+    this.playout.setSpatial(spatial);
   }
 
   /** Where slot `slot`'s voice sits, from -1 (left) to 1 (right). */
   setPan(slot: number, pan: number): void {
-    const value = Math.max(-1, Math.min(1, pan));
-    this.pans[slot] = value;
-    const graph = this.graphs[slot];
-    if (graph && this.spatial) graph.panner.pan.setTargetAtTime(value, this.context.currentTime, 0.05);
+    this.playout.setPan(slot, pan);
   }
 
   slotLevel(slot: number): number {
-    const graph = this.graphs[slot];
-    if (!graph) return 0;
-    const now = performance.now();
-    if (now - graph.measuredAt >= LEVEL_REUSE_MS) {
-      graph.level = rms(graph.analyser, graph.samples);
-      graph.measuredAt = now;
-    }
-    return graph.level;
+    return this.playout.level(slot);
   }
 
   /** The own microphone's level, 0 to 1 (RMS); 0 while muted or without a microphone. */
@@ -309,8 +248,7 @@ export class BrowserMediaEngine extends Emitter<EngineEvents> implements MediaEn
     this.micStream = undefined;
     this.micSource?.disconnect();
     this.micSource = undefined;
-    this.output?.close();
-    this.output = undefined;
+    this.playout.close();
     this.context.close().catch(() => {});
   }
 
@@ -361,73 +299,8 @@ export class BrowserMediaEngine extends Emitter<EngineEvents> implements MediaEn
     this.emit("mic", state);
   }
 
-  private attachSlot(slot: number, mid: string, track: MediaStreamTrack): void {
-    this.detachSlot(slot);
-    const stream = new MediaStream([track]);
-    const element = new Audio();
-    element.autoplay = true;
-    element.srcObject = stream;
-    const source = this.context.createMediaStreamSource(stream);
-    const analyser = this.context.createAnalyser();
-    analyser.fftSize = FFT_SIZE;
-    const panner = this.context.createStereoPanner();
-    const output = this.context.createGain();
-    source.connect(analyser);
-    analyser.connect(panner);
-    panner.connect(output);
-    output.connect(this.master);
-    const graph: SlotGraph = {
-      mid,
-      element,
-      source,
-      analyser,
-      panner,
-      output,
-      samples: new Float32Array(FFT_SIZE),
-      level: 0,
-      measuredAt: 0,
-    };
-    this.graphs[slot] = graph;
-    this.route(slot, graph);
-  }
-
-  /**
-   * Spatial voices leave the graph through an EchoSafeOutput. In plain mode the graph goes straight
-   * to the destination, silent (every slot's output gain is 0), which keeps the analysers pulled.
-   */
-  private applyOutput(): void {
-    if (this.closed || this.spatial === (this.output !== undefined)) return;
-    this.master.disconnect();
-    if (this.spatial) {
-      this.output = new EchoSafeOutput(this.context);
-      this.master.connect(this.output.input);
-    } else {
-      this.output?.close();
-      this.output = undefined;
-      this.master.connect(this.context.destination);
-    }
-  }
-
-  private route(slot: number, graph: SlotGraph): void {
-    graph.element.muted = this.spatial;
-    graph.output.gain.value = this.spatial ? 1 : 0;
-    graph.panner.pan.value = this.spatial ? (this.pans[slot] ?? 0) : 0;
-    // Muted playback may always start; audible playback needs the join click (or the autoplay flag).
-    graph.element.play().catch(() => {});
-  }
-
-  private detachSlot(slot: number): void {
-    const graph = this.graphs[slot];
-    if (!graph) return;
-    this.graphs[slot] = undefined;
-    graph.element.pause();
-    graph.element.srcObject = null;
-    graph.source.disconnect();
-    graph.output.disconnect();
-  }
-
   private closePeer(): void {
-    for (let slot = 0; slot < this.graphs.length; slot++) this.detachSlot(slot);
+    this.playout.detachAll();
     const pc = this.pc;
     this.pc = undefined;
     if (pc) {
@@ -438,42 +311,4 @@ export class BrowserMediaEngine extends Emitter<EngineEvents> implements MediaEn
       pc.close();
     }
   }
-}
-
-/** Root mean square of the analyser's current window: 0 for silence, 1 for a full-scale square wave. */
-function rms(analyser: AnalyserNode, samples: Float32Array<ArrayBuffer>): number {
-  analyser.getFloatTimeDomainData(samples);
-  let sum = 0;
-  for (const s of samples) sum += s * s;
-  return Math.min(1, Math.sqrt(sum / samples.length));
-}
-
-export function micProblem(error: unknown): MicState {
-  const name = error instanceof DOMException || error instanceof Error ? error.name : "";
-  switch (name) {
-    case "NotAllowedError":
-    case "SecurityError":
-      return { kind: "denied" };
-    case "NotFoundError":
-    case "OverconstrainedError":
-      return { kind: "missing" };
-    default:
-      return { kind: "busy" };
-  }
-}
-
-/** The browser's microphones; labels stay empty until the page may use one. */
-export async function listMicrophones(): Promise<{ deviceId: string; label: string }[]> {
-  if (!navigator.mediaDevices?.enumerateDevices) return [];
-  const devices = await navigator.mediaDevices.enumerateDevices().catch(() => []);
-  return devices
-    .filter((d) => d.kind === "audioinput" && d.deviceId !== "")
-    .map((d, i) => ({ deviceId: d.deviceId, label: d.label || `Microphone ${i + 1}` }));
-}
-
-/** A perceptual 0-1 scale for meters and rings: -54 dBFS and below is 0, -12 dBFS and above is 1. */
-export function levelToDisplay(level: number): number {
-  if (level <= 0) return 0;
-  const db = 20 * Math.log10(level);
-  return Math.max(0, Math.min(1, (db + 54) / 42));
 }

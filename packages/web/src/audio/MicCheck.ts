@@ -1,4 +1,4 @@
-import { type MicState, micProblem } from "./BrowserMediaEngine.ts";
+import { type MicState, micProblem } from "./microphone.ts";
 
 /** 1024 samples at 48 kHz: about 21 ms per reading. */
 const FFT_SIZE = 1024;

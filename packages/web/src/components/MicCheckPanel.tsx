@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { levelToDisplay, type MicState } from "../audio/BrowserMediaEngine.ts";
+import { levelToDisplay } from "../audio/levels.ts";
 import { MicCheck } from "../audio/MicCheck.ts";
+import type { MicState } from "../audio/microphone.ts";
 import { Icon } from "./Icon.tsx";
 
 const RECORD_MS = 3000;

@@ -1,6 +1,6 @@
 import { describeVoiceFailure } from "@roundtable/client-core";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { listMicrophones, type MicState } from "../audio/BrowserMediaEngine.ts";
+import { listMicrophones, type MicState } from "../audio/microphone.ts";
 import { listNames } from "../lib/format.ts";
 import type { RoomControls } from "../room/RoomControls.ts";
 import { Icon } from "./Icon.tsx";

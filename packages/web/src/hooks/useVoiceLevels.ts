@@ -1,6 +1,6 @@
 import type { RoomModel } from "@roundtable/client-core";
 import { useEffect } from "preact/hooks";
-import { levelToDisplay } from "../audio/BrowserMediaEngine.ts";
+import { levelToDisplay } from "../audio/levels.ts";
 import type { RoomControls } from "../room/RoomControls.ts";
 
 /** Rising levels show at once; falling ones fade, so the ring breathes instead of flickering. */

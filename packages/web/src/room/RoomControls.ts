@@ -7,12 +7,9 @@ import {
   type VoiceStatus,
 } from "@roundtable/client-core";
 import type { Audience, TextMessage } from "@roundtable/protocol";
-import {
-  BrowserMediaEngine,
-  type MicState,
-  type Playback,
-  type SlotStats,
-} from "../audio/BrowserMediaEngine.ts";
+import { BrowserMediaEngine, type SlotStats } from "../audio/BrowserMediaEngine.ts";
+import type { MicState } from "../audio/microphone.ts";
+import type { Playback } from "../audio/SlotPlayout.ts";
 import { panForSlots } from "../audio/spatial.ts";
 import { readSetting, writeSetting } from "../lib/storage.ts";
 
