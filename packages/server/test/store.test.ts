@@ -27,7 +27,6 @@ test("sqlite keeps everything across a reopen of the same file", async () => {
     await first.addMessage({
       id: "x",
       conferenceId: "c1",
-      seq: 1,
       from: "m1",
       to: ["m2"],
       text: "kept",

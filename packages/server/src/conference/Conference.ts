@@ -15,17 +15,12 @@ export class Conference {
   /** The encoded build and lobby messages, kept until the roster changes: every connect reuses them. */
   private buildFrame: Uint8Array | undefined;
   private lobbyFrame: Uint8Array | undefined;
-  /** Sequence number of the last stored text. */
-  lastSeq: number;
-
   constructor(
     readonly record: ConferenceRecord,
     members: MemberRecord[],
-    lastSeq: number,
   ) {
     this.membersInSeatOrder = [...members].sort((a, b) => a.seat - b.seat);
     for (const m of this.membersInSeatOrder) this.membersById.set(m.id, m);
-    this.lastSeq = lastSeq;
   }
 
   get id(): string {
@@ -56,13 +51,11 @@ export class Conference {
     return this.membersById.get(id);
   }
 
-  /** The next free seat; seats are handed out in registration order and never reused. */
-  nextSeat(): number {
-    return this.membersInSeatOrder.length;
-  }
-
+  /** Adds a member in seat order (the store gave the seat). */
   addMember(member: MemberRecord): void {
-    this.membersInSeatOrder.push(member);
+    const after = this.membersInSeatOrder.findIndex((m) => m.seat > member.seat);
+    if (after < 0) this.membersInSeatOrder.push(member);
+    else this.membersInSeatOrder.splice(after, 0, member);
     this.membersById.set(member.id, member);
     this.buildFrame = undefined;
     this.lobbyFrame = undefined;

@@ -128,8 +128,7 @@ export class ConferenceService {
   private async loadConference(id: string): Promise<Conference> {
     const record = await this.store.getConference(id);
     if (!record) throw new RoundtableError("not_found", "no such conference");
-    const [members, lastSeq] = await Promise.all([this.store.listMembers(id), this.store.lastSeq(id)]);
-    return new Conference(record, members, lastSeq);
+    return new Conference(record, await this.store.listMembers(id));
   }
 
   async summary(id: string): Promise<ConferenceSummary> {
@@ -160,17 +159,20 @@ export class ConferenceService {
         this.assertRoomForOneMore(conference);
         await this.avatars.save(avatar);
         const token = this.ids.token();
-        const member: MemberRecord = {
-          id: this.ids.id(),
-          conferenceId,
-          name,
-          tokenHash: hashToken(token),
-          avatarHash: avatar.hash,
-          avatarColor: avatar.color,
-          seat: conference.nextSeat(),
-          createdAt: this.clock.now(),
-        };
-        await this.store.addMember(member);
+        const result = await this.store.addMember(
+          {
+            id: this.ids.id(),
+            conferenceId,
+            name,
+            tokenHash: hashToken(token),
+            avatarHash: avatar.hash,
+            avatarColor: avatar.color,
+            createdAt: this.clock.now(),
+          },
+          this.limits.membersPerConference,
+        );
+        if (!result.added) throw refusedRegistration(result.reason);
+        const { member } = result;
         conference.addMember(member);
         conference.broadcast(encode({ type: "member-added", member: conference.memberInfo(member) }));
         return { member, token };
@@ -345,4 +347,11 @@ export class ConferenceService {
     const loaded = await Promise.allSettled(this.loaded.values());
     for (const result of loaded) if (result.status === "fulfilled") result.value.closeAll(code, reason);
   }
+}
+
+/** The store's reason for refusing a registration, as the error the member sees. */
+function refusedRegistration(reason: "missing" | "ended" | "full"): RoundtableError {
+  if (reason === "missing") return new RoundtableError("not_found", "no such conference");
+  if (reason === "ended") return new RoundtableError("conference_ended", "the host ended this conference");
+  return new RoundtableError("conference_full", "this conference has no free seat");
 }

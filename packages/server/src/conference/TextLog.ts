@@ -14,6 +14,12 @@ import type { MessageRecord } from "./records.ts";
 export class TextLog {
   /** Texts being stored, by conference/sender/clientId: a retransmission racing the original waits for it. */
   private readonly inFlight = new Map<string, Promise<MessageRecord>>();
+  /**
+   * Per conference, the last text being stored and delivered. Texts are stored and delivered one
+   * after another, so members get them in sequence order even from a store whose writes could
+   * finish out of order (a pool of database connections).
+   */
+  private readonly tails = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly store: Store,
@@ -96,18 +102,36 @@ export class TextLog {
     if (!this.limiter.take(`${conferenceId}/${fromId}`))
       throw new RoundtableError("rate_limited", "too many messages; wait a moment");
 
-    const record: MessageRecord = {
-      id: this.ids.id(),
-      conferenceId,
-      seq: ++conference.lastSeq,
-      from: fromId,
-      to,
-      text: message.text,
-      sentAt: this.clock.now(),
-      clientId: message.clientId ?? null,
-    };
-    await this.store.addMessage(record);
+    return this.inOrder(conferenceId, async () => {
+      const { message: record, duplicate } = await this.store.addMessage({
+        id: this.ids.id(),
+        conferenceId,
+        from: fromId,
+        to,
+        text: message.text,
+        sentAt: this.clock.now(),
+        clientId: message.clientId ?? null,
+      });
+      if (duplicate) this.acknowledgeAgain(conference, fromId, record);
+      else this.deliver(conference, record);
+      return record;
+    });
+  }
 
+  private inOrder<T>(conferenceId: string, step: () => Promise<T>): Promise<T> {
+    const run = (this.tails.get(conferenceId) ?? Promise.resolve()).catch(() => {}).then(step);
+    this.tails.set(conferenceId, run);
+    const forget = () => {
+      if (this.tails.get(conferenceId) === run) this.tails.delete(conferenceId);
+    };
+    run.then(forget, forget);
+    return run;
+  }
+
+  /** To the audience and back to the sender (with its clientId); nobody else. */
+  private deliver(conference: Conference, record: MessageRecord): void {
+    const fromId = record.from;
+    const to = record.to;
     const recipientFrame = encode(toWire({ ...record, clientId: null }));
     const senderFrame = record.clientId ? encode(toWire(record)) : recipientFrame;
     if (to === "all") conference.broadcastExcept(fromId, recipientFrame);
@@ -117,7 +141,6 @@ export class TextLog {
         recipientFrame,
       );
     conference.sendTo([fromId], senderFrame);
-    return record;
   }
 
   private resolveAudience(conference: Conference, to: Audience): Audience {

@@ -1,5 +1,5 @@
 import type { ConferenceRecord, MemberRecord, MessageRecord } from "../conference/records.ts";
-import type { Store } from "./Store.ts";
+import type { AddedMember, NewMember, NewMessage, Store } from "./Store.ts";
 
 /** An in-memory Store for unit tests and throwaway servers. */
 export class MemoryStore implements Store {
@@ -38,12 +38,18 @@ export class MemoryStore implements Store {
     return [...this.conferences.values()].filter((c) => c.state !== "ended").length;
   }
 
-  async addMember(member: MemberRecord): Promise<void> {
-    if (this.membersByToken.has(member.tokenHash)) throw new Error("duplicate token");
+  async addMember(member: NewMember, capacity: number): Promise<AddedMember> {
+    const conference = this.conferences.get(member.conferenceId);
+    if (!conference) return { added: false, reason: "missing" };
+    if (conference.state === "ended") return { added: false, reason: "ended" };
     const list = this.members.get(member.conferenceId) ?? [];
-    list.push({ ...member });
+    if (list.length >= capacity) return { added: false, reason: "full" };
+    if (this.membersByToken.has(member.tokenHash)) throw new Error("duplicate token");
+    const stored: MemberRecord = { ...member, seat: list.length };
+    list.push(stored);
     this.members.set(member.conferenceId, list);
-    this.membersByToken.set(member.tokenHash, { ...member });
+    this.membersByToken.set(member.tokenHash, { ...stored });
+    return { added: true, member: { ...stored } };
   }
 
   async listMembers(conferenceId: string): Promise<MemberRecord[]> {
@@ -55,10 +61,16 @@ export class MemoryStore implements Store {
     return found && { ...found };
   }
 
-  async addMessage(message: MessageRecord): Promise<void> {
+  async addMessage(message: NewMessage): Promise<{ message: MessageRecord; duplicate: boolean }> {
+    const { clientId } = message;
     const list = this.messages.get(message.conferenceId) ?? [];
-    list.push(structuredClone(message));
+    // Looked up without awaiting: nothing may come between the check and the insert.
+    const stored = clientId && list.find((m) => m.from === message.from && m.clientId === clientId);
+    if (stored) return { message: structuredClone(stored), duplicate: true };
+    const record: MessageRecord = { ...structuredClone(message), seq: (list.at(-1)?.seq ?? 0) + 1 };
+    list.push(record);
     this.messages.set(message.conferenceId, list);
+    return { message: structuredClone(record), duplicate: false };
   }
 
   async findMessageByClientId(

@@ -1,9 +1,24 @@
 import type { ConferenceRecord, MemberRecord, MessageRecord } from "../conference/records.ts";
 
+/** A member to register: the store gives the seat. */
+export type NewMember = Omit<MemberRecord, "seat">;
+/** A text to store: the store gives the sequence number. */
+export type NewMessage = Omit<MessageRecord, "seq">;
+
+/** A registration stored in the next seat, or why not (checked in the same transaction). */
+export type AddedMember =
+  | { added: true; member: MemberRecord }
+  | { added: false; reason: "missing" | "ended" | "full" };
+
 /**
  * Persistence of conferences, members and texts. Async so that a networked database can implement
  * it; the SQLite implementation answers synchronously underneath. Every implementation passes the
  * shared suite in `test/store.suite.ts`.
+ *
+ * The store, not a process's memory, hands out seats and text sequence numbers, atomically: with
+ * several servers on one database (or writes finishing out of order) a number taken in memory
+ * would fork. Unique constraints make a doubled seat, sequence number or (sender, clientId) an
+ * error, never two rows.
  */
 export interface Store {
   createConference(conference: ConferenceRecord): Promise<void>;
@@ -14,11 +29,19 @@ export interface Store {
   /** How many conferences have not ended, for the server-wide limit. */
   countOpenConferences(): Promise<number>;
 
-  addMember(member: MemberRecord): Promise<void>;
+  /**
+   * Registers a member in the conference's next seat (0, 1, 2... in registration order), unless the
+   * conference is missing, ended, or already has `capacity` members.
+   */
+  addMember(member: NewMember, capacity: number): Promise<AddedMember>;
   listMembers(conferenceId: string): Promise<MemberRecord[]>;
   findMemberByTokenHash(tokenHash: string): Promise<MemberRecord | undefined>;
 
-  addMessage(message: MessageRecord): Promise<void>;
+  /**
+   * Stores a text under the conference's next sequence number (1, 2, 3...). A text whose sender
+   * and `clientId` are stored already is not stored again: the stored one comes back, `duplicate`.
+   */
+  addMessage(message: NewMessage): Promise<{ message: MessageRecord; duplicate: boolean }>;
   /** The text a member sent with this `clientId`, if any: a retransmission is acknowledged, not stored twice. */
   findMessageByClientId(
     conferenceId: string,

@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { ConferenceRecord, MemberRecord, MessageRecord } from "../../conference/records.ts";
-import type { Store } from "../Store.ts";
+import type { AddedMember, NewMember, NewMessage, Store } from "../Store.ts";
 import { MIGRATIONS } from "./migrations.ts";
 
 interface MemberRow {
@@ -62,6 +62,8 @@ function visibleQuery(order: "ASC" | "DESC"): string {
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmts;
+  private readonly addMemberTx: (m: NewMember, capacity: number) => AddedMember;
+  private readonly addMessageTx: (m: NewMessage) => { message: MessageRecord; duplicate: boolean };
 
   constructor(file: string) {
     if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
@@ -85,6 +87,7 @@ export class SqliteStore implements Store {
       insertMember: db.prepare(
         "INSERT INTO members (id, conference_id, name, token_hash, avatar_hash, avatar_color, seat, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       ),
+      countMembers: db.prepare("SELECT COUNT(*) AS n FROM members WHERE conference_id = ?"),
       listMembers: db.prepare("SELECT * FROM members WHERE conference_id = ? ORDER BY seat"),
       memberByToken: db.prepare("SELECT * FROM members WHERE token_hash = ?"),
       insertMessage: db.prepare(
@@ -100,6 +103,8 @@ export class SqliteStore implements Store {
       visibleNewest: db.prepare(visibleQuery("DESC")),
       visibleOldest: db.prepare(visibleQuery("ASC")),
     };
+    this.addMemberTx = db.transaction(this.addMemberRows.bind(this));
+    this.addMessageTx = db.transaction(this.addMessageRows.bind(this));
   }
 
   private migrate(): void {
@@ -153,7 +158,15 @@ export class SqliteStore implements Store {
     return (this.stmts.countOpenConferences.get() as { n: number }).n;
   }
 
-  async addMember(m: MemberRecord): Promise<void> {
+  // One transaction each (SQLite runs one writer at a time): the count and the insert cannot interleave.
+  private addMemberRows(m: NewMember, capacity: number): AddedMember {
+    const conference = this.stmts.getConference.get(m.conferenceId) as
+      | { ended_at: number | null }
+      | undefined;
+    if (!conference) return { added: false, reason: "missing" };
+    if (conference.ended_at !== null) return { added: false, reason: "ended" };
+    const seat = (this.stmts.countMembers.get(m.conferenceId) as { n: number }).n;
+    if (seat >= capacity) return { added: false, reason: "full" };
     this.stmts.insertMember.run(
       m.id,
       m.conferenceId,
@@ -161,9 +174,14 @@ export class SqliteStore implements Store {
       m.tokenHash,
       m.avatarHash,
       m.avatarColor,
-      m.seat,
+      seat,
       m.createdAt,
     );
+    return { added: true, member: { ...m, seat } };
+  }
+
+  async addMember(m: NewMember, capacity: number): Promise<AddedMember> {
+    return this.addMemberTx(m, capacity);
   }
 
   async listMembers(conferenceId: string): Promise<MemberRecord[]> {
@@ -175,25 +193,30 @@ export class SqliteStore implements Store {
     return r && toMember(r);
   }
 
-  private readonly insertMessageTx = (m: MessageRecord) =>
-    this.db.transaction(() => {
-      const toAll = m.to === "all";
-      this.stmts.insertMessage.run(
-        m.id,
-        m.conferenceId,
-        m.seq,
-        m.from,
-        toAll ? 1 : 0,
-        toAll ? "[]" : JSON.stringify(m.to),
-        m.text,
-        m.sentAt,
-        m.clientId,
-      );
-      if (m.to !== "all") for (const r of m.to) this.stmts.insertRecipient.run(m.conferenceId, r, m.seq);
-    })();
+  private addMessageRows(m: NewMessage): { message: MessageRecord; duplicate: boolean } {
+    const stored =
+      m.clientId &&
+      (this.stmts.messageByClientId.get(m.conferenceId, m.from, m.clientId) as MessageRow | undefined);
+    if (stored) return { message: toMessage(stored), duplicate: true };
+    const seq = (this.stmts.lastSeq.get(m.conferenceId) as { seq: number }).seq + 1;
+    const toAll = m.to === "all";
+    this.stmts.insertMessage.run(
+      m.id,
+      m.conferenceId,
+      seq,
+      m.from,
+      toAll ? 1 : 0,
+      toAll ? "[]" : JSON.stringify(m.to),
+      m.text,
+      m.sentAt,
+      m.clientId,
+    );
+    if (m.to !== "all") for (const r of m.to) this.stmts.insertRecipient.run(m.conferenceId, r, seq);
+    return { message: { ...m, seq }, duplicate: false };
+  }
 
-  async addMessage(m: MessageRecord): Promise<void> {
-    this.insertMessageTx(m);
+  async addMessage(m: NewMessage): Promise<{ message: MessageRecord; duplicate: boolean }> {
+    return this.addMessageTx(m);
   }
 
   async findMessageByClientId(

@@ -47,4 +47,9 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE conferences ADD COLUMN ended_at INTEGER;
   CREATE INDEX messages_client ON messages (conference_id, from_id, client_id) WHERE client_id IS NOT NULL;
   `,
+  // 3: the store numbers texts and seats itself; a (sender, clientId) is stored once at most.
+  `
+  DROP INDEX messages_client;
+  CREATE UNIQUE INDEX messages_client ON messages (conference_id, from_id, client_id) WHERE client_id IS NOT NULL;
+  `,
 ];
