@@ -35,6 +35,8 @@ export const CLOSE_CODES = {
   messageTooBig: 1009,
   /** The server is restarting (SIGTERM): reconnect with backoff. */
   serviceRestart: 1012,
+  /** The server cannot reach its store for the moment: reconnect with backoff. */
+  tryAgainLater: 1013,
   unauthorized: 4001,
   notFound: 4004,
   tooManyConnections: 4008,

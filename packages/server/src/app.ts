@@ -21,6 +21,7 @@ import { pageRoutes } from "./http/pageRoutes.ts";
 import { addSecurityHeaders, setSecurityHeaders } from "./http/securityHeaders.ts";
 import { SocketGuard } from "./signalling/SocketGuard.ts";
 import { socketRoute, websocketOptions } from "./signalling/socketRoute.ts";
+import { PostgresStore } from "./store/postgres/PostgresStore.ts";
 import type { Store } from "./store/Store.ts";
 import { SqliteStore } from "./store/sqlite/SqliteStore.ts";
 import { IceServers } from "./voice/IceServers.ts";
@@ -55,7 +56,7 @@ export interface ServerOverrides {
 
 /** Wires configuration, storage, the domain and the HTTP/WebSocket edges into one server. */
 export async function createServer(config: Config, overrides: ServerOverrides = {}): Promise<Server> {
-  const store = overrides.store ?? new SqliteStore(join(config.dataDir, "roundtable.sqlite"));
+  const store = overrides.store ?? (await openStore(config));
   const avatars = new FileAvatarStore(join(config.dataDir, "avatars"));
   const clock = overrides.clock ?? systemClock;
   const service = new ConferenceService({
@@ -187,4 +188,10 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** PostgreSQL when DATABASE_URL names one (a cluster's shared store), else SQLite in DATA_DIR. */
+function openStore(config: Config): Promise<Store> | Store {
+  if (config.databaseUrl) return PostgresStore.open(config.databaseUrl);
+  return new SqliteStore(join(config.dataDir, "roundtable.sqlite"));
 }

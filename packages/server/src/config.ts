@@ -10,6 +10,8 @@ export interface Config {
   host: string;
   /** Folder for the SQLite file and avatar images. */
   dataDir: string;
+  /** A `postgres://` URL: the store is PostgreSQL (shared by a cluster's nodes); unset: SQLite in dataDir. */
+  databaseUrl: string | undefined;
   /** Base URL used in invite and host links; derived from each request's Host when unset. */
   publicUrl: string | undefined;
   /** Built web UI to serve; the API alone runs when it is missing. */
@@ -44,6 +46,12 @@ function int(env: Env, name: string, fallback: number): number {
   return value;
 }
 
+function databaseUrl(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  if (!/^postgres(ql)?:\/\//.test(raw)) throw new TypeError("DATABASE_URL must be a postgres:// URL");
+  return raw;
+}
+
 /** Environment variables to typed configuration; every variable is optional. */
 export function loadConfig(env: Env = process.env): Config {
   const root = resolve(import.meta.dirname, "../../..");
@@ -51,6 +59,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: int(env, "PORT", 3000),
     host: env.HOST || "0.0.0.0",
     dataDir: resolve(env.DATA_DIR || "data"),
+    databaseUrl: databaseUrl(env.DATABASE_URL),
     publicUrl: env.PUBLIC_URL?.replace(/\/+$/, "") || undefined,
     webDir: resolve(env.WEB_DIR || join(root, "packages/web/dist")),
     logLevel: env.LOG_LEVEL || "info",

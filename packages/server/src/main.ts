@@ -14,7 +14,9 @@ const config = loadConfig();
 const server = await createServer(config);
 await server.app.listen({ port: config.port, host: config.host });
 const log = server.app.log;
-log.info(`Roundtable is ready on http://localhost:${config.port} (data in ${config.dataDir})`);
+log.info(
+  `Roundtable is ready on http://localhost:${config.port} (${config.databaseUrl ? "store: PostgreSQL" : `data in ${config.dataDir}`})`,
+);
 
 let stopping: NodeJS.Signals | undefined;
 const onSignal = (signal: NodeJS.Signals) => {

@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
+import { TestPostgres } from "../../../test/services/TestPostgres.ts";
 import { MemoryStore } from "../src/store/MemoryStore.ts";
+import { PostgresStore } from "../src/store/postgres/PostgresStore.ts";
 import { SqliteStore } from "../src/store/sqlite/SqliteStore.ts";
 import { storeSuite } from "./store.suite.ts";
 
@@ -44,4 +46,14 @@ test("sqlite keeps everything across a reopen of the same file", async () => {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+// PostgreSQL: a private server for this file (test/services/TestPostgres.ts), a fresh database per test.
+let postgres: Promise<TestPostgres> | undefined;
+after(async () => {
+  await (await postgres)?.stop();
+});
+storeSuite("postgres", async () => {
+  postgres ??= TestPostgres.start();
+  return PostgresStore.open(await (await postgres).createDatabase());
 });

@@ -34,13 +34,22 @@ export function socketRoute(
         return;
       }
       const { id } = request.params;
+      // Nothing is read until the member socket listens: a frame the client sends while the token
+      // is being looked up (a real wait with a networked store) would otherwise be dropped unseen.
+      socket.pause();
       let memberId: string;
       try {
         memberId = (await service.authenticateMember(id, request.query.token)).id;
       } catch (error) {
         admitted.release();
-        const code = error instanceof RoundtableError ? closeCodeFor(error) : CLOSE_CODES.unauthorized;
-        socket.close(code, (error as Error).message);
+        socket.resume();
+        // Only the domain's own refusals are final; anything else (the store unreachable) is trouble
+        // the client should retry through, told in words that name no database.
+        if (error instanceof RoundtableError) socket.close(closeCodeFor(error), error.message);
+        else {
+          request.log.error({ err: error }, "could not check a member's token");
+          socket.close(CLOSE_CODES.tryAgainLater, "server trouble, retrying");
+        }
         return;
       }
       // With `since` (0 included) the client resumes and gets every text after it; without, the newest.
@@ -56,9 +65,12 @@ export function socketRoute(
         request.log,
         admitted.release,
       );
-      await member.start(
+      // start() queues every later frame behind the connection's set-up: only then is reading resumed.
+      const started = member.start(
         since !== undefined && Number.isSafeInteger(since) && since >= 0 ? since : undefined,
       );
+      socket.resume();
+      await started;
     },
   });
 }

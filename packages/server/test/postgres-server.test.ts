@@ -1,0 +1,109 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import type { ServerMessage } from "@roundtable/protocol";
+import { TestPostgres } from "../../../test/services/TestPostgres.ts";
+import { PostgresStore } from "../src/store/postgres/PostgresStore.ts";
+import { rawSocket } from "./clients.ts";
+import { startTestServer, type TestServer } from "./harness.ts";
+
+// The server on PostgreSQL (DATABASE_URL), against a private PostgreSQL server started for this
+// file: registrations and texts at the same time get unique, dense seats and sequence numbers,
+// every member sees one order, and everything survives a restart of the Roundtable server.
+
+const generous = "100000";
+const LIMITS = {
+  TEXT_BURST: generous,
+  TEXTS_PER_SECOND: generous,
+  SIGNALLING_BURST: generous,
+  SIGNALLING_PER_SECOND: generous,
+  ADDRESS_SIGNALLING_BURST: generous,
+  ADDRESS_SIGNALLING_PER_SECOND: generous,
+  ADDRESS_TEXTS_PER_SECOND: generous,
+};
+
+let postgres: TestPostgres;
+let databaseUrl: string;
+let t: TestServer;
+before(async () => {
+  postgres = await TestPostgres.start();
+  databaseUrl = await postgres.createDatabase();
+  t = await startTestServer({ ...LIMITS, DATABASE_URL: databaseUrl });
+});
+after(async () => {
+  await t?.stop();
+  await postgres?.stop();
+});
+
+type Text = Extract<ServerMessage, { type: "text" }>;
+const isText = (m: ServerMessage): m is Text => m.type === "text";
+
+test("registrations at the same time get seats 0 to n-1, each once, in the store", async () => {
+  const conference = await t.api.createConference("Crowd");
+  const names = Array.from({ length: 12 }, (_, i) => `Member ${i}`);
+  const registered = await Promise.all(names.map((name) => t.api.register(conference.id, { name })));
+  const store = await PostgresStore.open(databaseUrl, { max: 1 });
+  try {
+    const stored = await store.listMembers(conference.id);
+    assert.deepEqual(
+      stored.map((m) => m.seat),
+      names.map((_, i) => i),
+    );
+    assert.deepEqual(new Set(stored.map((m) => m.id)), new Set(registered.map((r) => r.memberId)));
+  } finally {
+    await store.close();
+  }
+});
+
+test("texts sent at the same time by three members are numbered 1..n and every member gets them in that order", async () => {
+  const conference = await t.api.createConference("Chorus");
+  const members = await Promise.all(
+    ["Ada", "Ben", "Cleo"].map((name) => t.api.register(conference.id, { name })),
+  );
+  await t.api.build(conference.id, conference.hostToken);
+  const sockets = await Promise.all(members.map((m) => rawSocket(t.api.socketUrl(conference.id, m.token))));
+  const PER_MEMBER = 15;
+  for (const [i, socket] of sockets.entries())
+    for (let n = 0; n < PER_MEMBER; n++)
+      socket.send({ type: "text", to: "all", text: `${i}:${n}`, clientId: `${i}-${n}` });
+  const total = sockets.length * PER_MEMBER;
+  const orders = await Promise.all(
+    sockets.map(async (socket) => {
+      await socket.next((m) => isText(m) && m.seq === total);
+      return socket.received.filter(isText).map((m) => m.seq);
+    }),
+  );
+  for (const order of orders)
+    assert.deepEqual(
+      order,
+      Array.from({ length: total }, (_, i) => i + 1),
+      "each member got 1..n once, in order",
+    );
+  for (const socket of sockets) socket.socket.close();
+});
+
+test("after a restart of the Roundtable server on the same database, the members, texts and numbering go on", async () => {
+  const conference = await t.api.createConference("Kept");
+  const ada = await t.api.register(conference.id, { name: "Ada" });
+  await t.api.build(conference.id, conference.hostToken);
+  const before = await rawSocket(t.api.socketUrl(conference.id, ada.token));
+  before.send({ type: "text", to: "all", text: "before", clientId: "k-1" });
+  const first = await before.next(isText);
+  before.socket.close();
+
+  await t.stop();
+  t = await startTestServer({ ...LIMITS, DATABASE_URL: databaseUrl });
+  const bob = await t.api.register(conference.id, { name: "Bob" });
+  assert.equal((await t.api.getConference(conference.id)).members.length, 2);
+  const after = await rawSocket(t.api.socketUrl(conference.id, ada.token));
+  // The same clientId again, as a client retransmitting after the drop: acknowledged, not stored twice.
+  after.send({ type: "text", to: "all", text: "before", clientId: "k-1" });
+  assert.deepEqual(await after.next(isText), first);
+  after.send({ type: "text", to: [bob.memberId], text: "after" });
+  const second = await after.next((m): m is Text => isText(m) && m.text === "after");
+  assert.equal(second.seq, first.seq + 1);
+  assert.deepEqual(
+    (await t.api.history(conference.id, bob.token)).map((m) => m.text),
+    ["before", "after"],
+  );
+  after.socket.close();
+});
