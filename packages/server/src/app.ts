@@ -4,12 +4,14 @@ import fastifyWebsocket from "@fastify/websocket";
 import { CLOSE_CODES, LIMITS } from "@roundtable/protocol";
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { FileAvatarStore } from "./avatars/FileAvatarStore.ts";
+import { NatsBus } from "./cluster/NatsBus.ts";
 import { ConferenceService } from "./conference/ConferenceService.ts";
 import { randomIds } from "./conference/ids.ts";
 import {
   type Clock,
   type IdSource,
   type Scheduler,
+  singleNode,
   systemClock,
   timerScheduler,
 } from "./conference/ports.ts";
@@ -57,6 +59,7 @@ export interface ServerOverrides {
 /** Wires configuration, storage, the domain and the HTTP/WebSocket edges into one server. */
 export async function createServer(config: Config, overrides: ServerOverrides = {}): Promise<Server> {
   const store = overrides.store ?? (await openStore(config));
+  const bus = config.natsUrl ? await NatsBus.connect(config.natsUrl, config.nodeId) : singleNode;
   const avatars = new FileAvatarStore(join(config.dataDir, "avatars"));
   const clock = overrides.clock ?? systemClock;
   const service = new ConferenceService({
@@ -66,6 +69,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     ids: overrides.ids ?? randomIds,
     scheduler: overrides.scheduler ?? timerScheduler,
     limits: config.conference,
+    bus,
   });
 
   const voice = new VoiceService(
@@ -168,6 +172,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
         await app.close();
       } finally {
         voice.close();
+        await bus.close();
         await store.close();
       }
     })();

@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { type ConferenceLimits, DEFAULT_CONFERENCE_LIMITS } from "./conference/ConferenceService.ts";
 import { DEFAULT_SOCKET_LIMITS, type SocketLimits } from "./signalling/SocketGuard.ts";
@@ -12,6 +13,10 @@ export interface Config {
   dataDir: string;
   /** A `postgres://` URL: the store is PostgreSQL (shared by a cluster's nodes); unset: SQLite in dataDir. */
   databaseUrl: string | undefined;
+  /** A `nats://` URL: this node coordinates with the cluster's other nodes through NATS; unset: one node. */
+  natsUrl: string | undefined;
+  /** This node's name in the cluster (NODE_ID; default: host name and port). */
+  nodeId: string;
   /** Base URL used in invite and host links; derived from each request's Host when unset. */
   publicUrl: string | undefined;
   /** Built web UI to serve; the API alone runs when it is missing. */
@@ -46,6 +51,13 @@ function int(env: Env, name: string, fallback: number): number {
   return value;
 }
 
+function natsUrl(raw: string | undefined): string | undefined {
+  if (!raw) return undefined;
+  if (!raw.split(",").every((url) => /^nats:\/\//.test(url.trim())))
+    throw new TypeError("NATS_URL must be nats:// URLs, comma-separated");
+  return raw;
+}
+
 function databaseUrl(raw: string | undefined): string | undefined {
   if (!raw) return undefined;
   if (!/^postgres(ql)?:\/\//.test(raw)) throw new TypeError("DATABASE_URL must be a postgres:// URL");
@@ -60,6 +72,8 @@ export function loadConfig(env: Env = process.env): Config {
     host: env.HOST || "0.0.0.0",
     dataDir: resolve(env.DATA_DIR || "data"),
     databaseUrl: databaseUrl(env.DATABASE_URL),
+    natsUrl: natsUrl(env.NATS_URL),
+    nodeId: env.NODE_ID || `${hostname()}-${env.PORT || 3000}`,
     publicUrl: env.PUBLIC_URL?.replace(/\/+$/, "") || undefined,
     webDir: resolve(env.WEB_DIR || join(root, "packages/web/dist")),
     logLevel: env.LOG_LEVEL || "info",

@@ -12,7 +12,17 @@ import { avatarUrl, Conference } from "./Conference.ts";
 import { encode } from "./encode.ts";
 import { RoundtableError } from "./errors.ts";
 import { hashToken, tokenMatches } from "./ids.ts";
-import type { AvatarStore, Clock, IdSource, MemberConnection, NormalisedAvatar, Scheduler } from "./ports.ts";
+import {
+  type AvatarStore,
+  type Clock,
+  type ClusterBus,
+  type ClusterEvent,
+  type IdSource,
+  type MemberConnection,
+  type NormalisedAvatar,
+  type Scheduler,
+  singleNode,
+} from "./ports.ts";
 import type { MemberRecord } from "./records.ts";
 import { TextLog } from "./TextLog.ts";
 import { validName, validTitle } from "./validate.ts";
@@ -45,6 +55,8 @@ export interface ConferenceServiceDeps {
   ids: IdSource;
   scheduler: Scheduler;
   limits?: Partial<ConferenceLimits>;
+  /** The other nodes of a cluster; none by default. */
+  bus?: ClusterBus;
 }
 
 interface PendingPresence {
@@ -65,6 +77,9 @@ export class ConferenceService {
   private readonly scheduler: Scheduler;
   readonly limits: ConferenceLimits;
   private readonly loaded = new Map<string, Promise<Conference>>();
+  private readonly bus: ClusterBus;
+  /** Per conference held here, the end of its subscription to the other nodes' events. */
+  private readonly subscriptions = new Map<string, () => void>();
   /** Registrations of one conference run one after another so seats stay unique and dense. */
   private readonly registrationQueues = new Map<string, Promise<unknown>>();
   private readonly pendingPresence = new Map<string, PendingPresence>();
@@ -76,6 +91,7 @@ export class ConferenceService {
     this.clock = deps.clock;
     this.ids = deps.ids;
     this.scheduler = deps.scheduler;
+    this.bus = deps.bus ?? singleNode;
     this.limits = { ...DEFAULT_CONFERENCE_LIMITS, ...deps.limits };
     this.texts = new TextLog(
       this.store,
@@ -114,15 +130,54 @@ export class ConferenceService {
   async conference(id: string): Promise<Conference> {
     let pending = this.loaded.get(id);
     if (!pending) {
+      // Subscribed before reading the store: an event published meanwhile is applied once the
+      // conference is loaded (events are idempotent), never lost between the read and the subscribe.
+      const unsubscribe = this.bus.subscribe(id, (event) => this.fromOtherNode(id, event));
       pending = this.loadConference(id);
       this.loaded.set(id, pending);
+      this.subscriptions.set(id, unsubscribe);
       // An ended conference is read, never changed: it is loaded for each read instead of kept.
       pending.then(
-        (c) => c.isEnded && this.loaded.delete(id),
-        () => this.loaded.delete(id),
+        (c) => c.isEnded && this.forget(id),
+        () => this.forget(id),
       );
     }
     return pending;
+  }
+
+  private forget(id: string): void {
+    this.loaded.delete(id);
+    this.subscriptions.get(id)?.();
+    this.subscriptions.delete(id);
+  }
+
+  /** Another node changed a conference this node holds: apply it here and tell the local members. */
+  private fromOtherNode(id: string, event: ClusterEvent): void {
+    this.loaded.get(id)?.then(
+      (conference) => {
+        if (event.kind === "member-added") this.learnMember(conference, event.member);
+        else if (event.kind === "built") this.applyBuilt(conference, event.builtAt);
+        else this.applyEnded(conference, event.endedAt);
+      },
+      () => {},
+    );
+  }
+
+  /** Adds a member registered elsewhere (another node) and tells everyone connected here. */
+  private learnMember(conference: Conference, member: MemberRecord): void {
+    if (conference.member(member.id) || member.conferenceId !== conference.id) return;
+    conference.addMember(member);
+    conference.broadcast(encode({ type: "member-added", member: conference.memberInfo(member) }));
+  }
+
+  /**
+   * A member this node does not know may have registered on another node whose event was missed
+   * (the bus is at most once): the store is asked before the member is refused.
+   */
+  private async knows(conference: Conference, memberId: string): Promise<boolean> {
+    if (conference.member(memberId)) return true;
+    for (const member of await this.store.listMembers(conference.id)) this.learnMember(conference, member);
+    return conference.member(memberId) !== undefined;
   }
 
   private async loadConference(id: string): Promise<Conference> {
@@ -173,8 +228,8 @@ export class ConferenceService {
         );
         if (!result.added) throw refusedRegistration(result.reason);
         const { member } = result;
-        conference.addMember(member);
-        conference.broadcast(encode({ type: "member-added", member: conference.memberInfo(member) }));
+        this.learnMember(conference, member);
+        this.bus.publish(conferenceId, { kind: "member-added", member });
         return { member, token };
       });
     this.registrationQueues.set(conferenceId, run);
@@ -207,9 +262,15 @@ export class ConferenceService {
     if (conference.isBuilt) return { alreadyBuilt: true };
     const builtAt = this.clock.now();
     await this.store.markBuilt(conferenceId, builtAt);
+    this.applyBuilt(conference, builtAt);
+    this.bus.publish(conferenceId, { kind: "built", builtAt });
+    return { alreadyBuilt: false };
+  }
+
+  private applyBuilt(conference: Conference, builtAt: number): void {
+    if (conference.isBuilt || conference.isEnded) return;
     conference.markBuilt(builtAt);
     conference.broadcast(conference.encodedBuildMessage());
-    return { alreadyBuilt: false };
   }
 
   /**
@@ -223,13 +284,19 @@ export class ConferenceService {
     if (conference.isEnded) return { alreadyEnded: true };
     const endedAt = this.clock.now();
     await this.store.markEnded(conferenceId, endedAt);
+    this.applyEnded(conference, endedAt);
+    this.bus.publish(conferenceId, { kind: "ended", endedAt });
+    return { alreadyEnded: false };
+  }
+
+  private applyEnded(conference: Conference, endedAt: number): void {
+    if (conference.isEnded) return;
     conference.markEnded(endedAt);
     conference.broadcast(encode({ type: "ended", endedAt }));
     conference.closeAll(CLOSE_CODES.ended, "the host ended this conference");
     // Nothing can change an ended conference any more: it need not stay in memory. Reads load it
     // again from the store; anything still holding this object sees it ended.
-    this.loaded.delete(conferenceId);
-    return { alreadyEnded: false };
+    if (this.loaded.has(conference.id)) this.forget(conference.id);
   }
 
   private async authorizeHost(conference: Conference, bearer: string | undefined): Promise<void> {
@@ -264,7 +331,7 @@ export class ConferenceService {
     sinceSeq?: number,
   ): Promise<() => void> {
     const conference = await this.conference(conferenceId);
-    if (!conference.member(memberId)) throw new RoundtableError("unauthorized", "not a member");
+    if (!(await this.knows(conference, memberId))) throw new RoundtableError("unauthorized", "not a member");
     conference.assertNotEnded();
     if (conference.connectionCount(memberId) >= this.limits.connectionsPerMember) {
       connection.close(CLOSE_CODES.tooManyConnections, "too many connections for this member");
@@ -332,7 +399,7 @@ export class ConferenceService {
   /** See `TextLog.send`: stored once per (sender, clientId), delivered to its audience only. */
   async sendText(conferenceId: string, fromId: string, message: SendTextMessage): Promise<TextMessage> {
     const conference = await this.conference(conferenceId);
-    if (!conference.member(fromId)) throw new RoundtableError("unauthorized", "not a member");
+    if (!(await this.knows(conference, fromId))) throw new RoundtableError("unauthorized", "not a member");
     return this.texts.send(conference, fromId, message);
   }
 

@@ -1,3 +1,5 @@
+import type { MemberRecord } from "./records.ts";
+
 /**
  * What the domain needs from the outside, as interfaces, so that it runs the same over SQLite,
  * memory, a real clock or a test clock, and any socket.
@@ -49,4 +51,29 @@ export const timerScheduler: Scheduler = {
     timer.unref?.();
     return () => clearTimeout(timer);
   },
+};
+
+/** What one node of a cluster tells the others about a conference it changed. */
+export type ClusterEvent =
+  | { kind: "member-added"; member: MemberRecord }
+  | { kind: "built"; builtAt: number }
+  | { kind: "ended"; endedAt: number };
+
+/**
+ * Conference events between the nodes of a cluster (NATS in production). Each node hears the other
+ * nodes' events, never its own. Delivery is at most once: a node that may have missed one re-reads
+ * the store (a member it does not know is looked up before being refused).
+ */
+export interface ClusterBus {
+  publish(conferenceId: string, event: ClusterEvent): void;
+  /** Calls `handler` with the other nodes' events about the conference until the returned function runs. */
+  subscribe(conferenceId: string, handler: (event: ClusterEvent) => void): () => void;
+  close(): Promise<void>;
+}
+
+/** One node alone: nobody to tell, nobody to hear. */
+export const singleNode: ClusterBus = {
+  publish() {},
+  subscribe: () => () => {},
+  close: async () => {},
 };
