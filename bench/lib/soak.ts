@@ -105,7 +105,11 @@ export interface SoakReport extends Omit<RoundTally, "joinMs"> {
 }
 
 const LOOPBACK = "127.0.0.1";
-const RTC_ENV = { RTC_LISTEN_ADDRESS: LOOPBACK, RTC_ANNOUNCED_ADDRESSES: LOOPBACK };
+/**
+ * The soak holds its conference object throughout and compares the server with its state right
+ * after start: the conference stays in memory between phases (no idle forgetting, CONFERENCE_IDLE_MS=0).
+ */
+const RTC_ENV = { RTC_LISTEN_ADDRESS: LOOPBACK, RTC_ANNOUNCED_ADDRESSES: LOOPBACK, CONFERENCE_IDLE_MS: "0" };
 
 async function startWorker(): Promise<Mailbox> {
   const worker = startTsWorker(new URL("./soakWorker.ts", import.meta.url), {});

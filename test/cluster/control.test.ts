@@ -90,3 +90,20 @@ test("the host ends on one node: members on the other are told and closed with 4
   assert.equal((await adaOnB.closed).code, CLOSE_CODES.ended);
   await assert.rejects(b.api.register(conference.id, { name: "Too late" }), /ended/);
 });
+
+test("a member's avatar, stored on the node they registered with, is served by every node", async () => {
+  const conference = await a.api.createConference("Faces");
+  await a.api.register(conference.id, { name: "Ada" });
+  const [member] = (await b.api.getConference(conference.id)).members;
+  assert.ok(member, "node b lists Ada");
+  const [fromA, fromB] = await Promise.all(
+    [a, b].map(async (node) => {
+      const response = await fetch(new URL(member.avatarUrl, node.baseUrl));
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get("content-type"), "image/webp");
+      return Buffer.from(await response.arrayBuffer());
+    }),
+  );
+  assert.ok(fromA && fromA.length > 0);
+  assert.deepEqual(fromB, fromA);
+});

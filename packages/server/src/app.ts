@@ -60,7 +60,9 @@ export interface ServerOverrides {
 export async function createServer(config: Config, overrides: ServerOverrides = {}): Promise<Server> {
   const store = overrides.store ?? (await openStore(config));
   const bus = config.natsUrl ? await NatsBus.connect(config.natsUrl, config.nodeId) : singleNode;
-  const avatars = new FileAvatarStore(join(config.dataDir, "avatars"));
+  // A cluster's nodes share their avatars through the database; one node keeps them as files.
+  const avatars =
+    store instanceof PostgresStore ? store.avatars : new FileAvatarStore(join(config.dataDir, "avatars"));
   const clock = overrides.clock ?? systemClock;
   const service = new ConferenceService({
     store,

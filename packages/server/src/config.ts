@@ -139,6 +139,7 @@ export function loadConfig(env: Env = process.env): Config {
       textBurst: int(env, "TEXT_BURST", DEFAULT_CONFERENCE_LIMITS.textBurst),
       textsPerSecond: int(env, "TEXTS_PER_SECOND", DEFAULT_CONFERENCE_LIMITS.textsPerSecond),
       presenceBatchMs: int(env, "PRESENCE_BATCH_MS", DEFAULT_CONFERENCE_LIMITS.presenceBatchMs),
+      idleForgetMs: int(env, "CONFERENCE_IDLE_MS", DEFAULT_CONFERENCE_LIMITS.idleForgetMs),
     },
     http: {
       conferencesPerMinute: int(env, "CONFERENCES_PER_MINUTE", 30),

@@ -363,3 +363,30 @@ test("a text stored while a member is connecting reaches that member", async () 
   const seen = [...bob.texts(), ...(bob.ofType("history")[0]?.messages.map((m) => m.text) ?? [])];
   assert.ok(seen.includes("during connect"), `Bob saw ${JSON.stringify(seen)}`);
 });
+
+describe("memory", () => {
+  test("a conference nobody is connected to is forgotten after the idle time, and read again when needed", async () => {
+    const conference = await service.createConference("Idle");
+    const { member } = await service.registerMember(conference.id, "Ada", anAvatar());
+    const conn = new RecordingConnection();
+    const detach = await service.connect(conference.id, member.id, conn);
+    const held = service.loadedCount;
+    scheduler.runAll();
+    assert.equal(service.loadedCount, held, "held while Ada is connected");
+
+    detach();
+    // Ada is back before the idle time ran out: nothing is forgotten.
+    const again = await service.connect(conference.id, member.id, new RecordingConnection());
+    scheduler.runAll();
+    assert.equal(service.loadedCount, held);
+
+    again();
+    scheduler.runAll();
+    assert.equal(service.loadedCount, held - 1, "forgotten once nobody is connected");
+    assert.deepEqual(
+      (await service.summary(conference.id)).members.map((m) => m.name),
+      ["Ada"],
+      "the store still has everything",
+    );
+  });
+});

@@ -78,6 +78,9 @@ export class MemoryAvatarStore {
   async save(avatar: NormalisedAvatar): Promise<void> {
     this.saved.set(avatar.hash, avatar);
   }
+  async read(hash: string): Promise<Uint8Array | undefined> {
+    return this.saved.get(hash)?.bytes;
+  }
 }
 
 /** An avatar as the normaliser would produce it, without running sharp. */

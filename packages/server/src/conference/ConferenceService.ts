@@ -37,6 +37,11 @@ export interface ConferenceLimits {
   textsPerSecond: number;
   /** Presence changes within this window go out as one message (joins come in bursts). */
   presenceBatchMs: number;
+  /**
+   * A conference nobody is connected to here for this long is dropped from memory (the store has
+   * it); 0 keeps every conference while the process runs.
+   */
+  idleForgetMs: number;
 }
 
 export const DEFAULT_CONFERENCE_LIMITS: ConferenceLimits = {
@@ -46,6 +51,7 @@ export const DEFAULT_CONFERENCE_LIMITS: ConferenceLimits = {
   textBurst: 20,
   textsPerSecond: 5,
   presenceBatchMs: 50,
+  idleForgetMs: 30_000,
 };
 
 export interface ConferenceServiceDeps {
@@ -80,6 +86,8 @@ export class ConferenceService {
   private readonly bus: ClusterBus;
   /** Per conference held here, the end of its subscription to the other nodes' events. */
   private readonly subscriptions = new Map<string, () => void>();
+  /** Per conference without local connections, the cancel of its scheduled forgetting. */
+  private readonly idle = new Map<string, () => void>();
   /** Registrations of one conference run one after another so seats stay unique and dense. */
   private readonly registrationQueues = new Map<string, Promise<unknown>>();
   private readonly pendingPresence = new Map<string, PendingPresence>();
@@ -146,9 +154,27 @@ export class ConferenceService {
   }
 
   private forget(id: string): void {
+    this.idle.get(id)?.();
+    this.idle.delete(id);
     this.loaded.delete(id);
     this.subscriptions.get(id)?.();
     this.subscriptions.delete(id);
+  }
+
+  /**
+   * A node holds a conference while someone is connected to it here: once the last local connection
+   * has been gone for `idleForgetMs` (and no registration is under way), it is dropped from memory
+   * and unsubscribed from the other nodes. The next use reads it from the store again.
+   */
+  private forgetWhenIdle(conference: Conference): void {
+    const { id } = conference;
+    if (this.idle.has(id) || this.limits.idleForgetMs === 0) return;
+    const cancel = this.scheduler.schedule(() => {
+      this.idle.delete(id);
+      if (conference.hasConnections || this.registrationQueues.has(id)) return;
+      this.forget(id);
+    }, this.limits.idleForgetMs);
+    this.idle.set(id, cancel);
   }
 
   /** Another node changed a conference this node holds: apply it here and tell the local members. */
@@ -340,11 +366,14 @@ export class ConferenceService {
     // Attach before reading the history: a text stored meanwhile then arrives live, or in the history,
     // or both (clients drop the duplicate by id), but never neither.
     const cameOnline = conference.attach(memberId, connection);
+    this.idle.get(conferenceId)?.();
+    this.idle.delete(conferenceId);
     let attached = true;
     const detach = () => {
       if (!attached) return;
       attached = false;
       if (conference.detach(memberId, connection)) this.presenceChanged(conference, memberId, false);
+      if (!conference.hasConnections) this.forgetWhenIdle(conference);
     };
     const hello: ServerMessage = {
       type: "hello",
@@ -413,6 +442,11 @@ export class ConferenceService {
     this.pendingPresence.clear();
     const loaded = await Promise.allSettled(this.loaded.values());
     for (const result of loaded) if (result.status === "fulfilled") result.value.closeAll(code, reason);
+    // Closing detached everyone: the forgetting that scheduled is cancelled with the rest.
+    for (const cancel of this.idle.values()) cancel();
+    this.idle.clear();
+    for (const unsubscribe of this.subscriptions.values()) unsubscribe();
+    this.subscriptions.clear();
   }
 }
 

@@ -41,6 +41,8 @@ export interface NormalisedAvatar {
 export interface AvatarStore {
   /** Stores the image under its hash; storing the same hash twice is harmless. */
   save(avatar: NormalisedAvatar): Promise<void>;
+  /** The image bytes, or undefined when no avatar has that hash. */
+  read(hash: string): Promise<Uint8Array | undefined>;
 }
 
 export const systemClock: Clock = { now: () => Date.now() };

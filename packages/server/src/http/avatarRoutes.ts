@@ -1,8 +1,8 @@
 import type { FastifyInstance } from "fastify";
-import type { FileAvatarStore } from "../avatars/FileAvatarStore.ts";
+import type { AvatarStore } from "../conference/ports.ts";
 
 /** Avatars never change under a URL (the URL is the content hash), so caches may keep them forever. */
-export function avatarRoutes(app: FastifyInstance, avatars: FileAvatarStore): void {
+export function avatarRoutes(app: FastifyInstance, avatars: AvatarStore): void {
   app.get<{ Params: { file: string } }>("/avatars/:file", async (request, reply) => {
     const match = /^([A-Za-z0-9_-]{22})\.webp$/.exec(request.params.file);
     const bytes = match?.[1] ? await avatars.read(match[1]) : undefined;
@@ -10,6 +10,6 @@ export function avatarRoutes(app: FastifyInstance, avatars: FileAvatarStore): vo
     return reply
       .header("Content-Type", "image/webp")
       .header("Cache-Control", "public, max-age=31536000, immutable")
-      .send(bytes);
+      .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   });
 }

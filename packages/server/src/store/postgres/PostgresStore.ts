@@ -1,4 +1,5 @@
 import pg from "pg";
+import type { AvatarStore, NormalisedAvatar } from "../../conference/ports.ts";
 import type { ConferenceRecord, MemberRecord, MessageRecord } from "../../conference/records.ts";
 import type { AddedMember, NewMember, NewMessage, Store } from "../Store.ts";
 import { MIGRATIONS } from "./migrations.ts";
@@ -79,8 +80,25 @@ function visibleQuery(order: "ASC" | "DESC"): string {
  */
 export class PostgresStore implements Store {
   private closed = false;
+  /** Avatars in the same database (content-addressed, as in files): every node serves them all. */
+  readonly avatars: AvatarStore;
 
-  private constructor(private readonly pool: pg.Pool) {}
+  private constructor(private readonly pool: pg.Pool) {
+    this.avatars = {
+      save: async (avatar: NormalisedAvatar) => {
+        await pool.query("INSERT INTO avatars (hash, bytes) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING", [
+          avatar.hash,
+          Buffer.from(avatar.bytes),
+        ]);
+      },
+      read: async (hash: string) => {
+        const { rows } = await pool.query<{ bytes: Buffer }>("SELECT bytes FROM avatars WHERE hash = $1", [
+          hash,
+        ]);
+        return rows[0]?.bytes;
+      },
+    };
+  }
 
   /** Connects, migrates, and returns the store; the URL is a `postgres://` connection string. */
   static async open(connectionString: string, options: { max?: number } = {}): Promise<PostgresStore> {

@@ -49,4 +49,11 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (conference_id, member_id, seq)
   );
   `,
+  // 2: avatars live in the database, so every node serves every member's picture.
+  `
+  CREATE TABLE avatars (
+    hash text PRIMARY KEY,
+    bytes bytea NOT NULL
+  );
+  `,
 ];
