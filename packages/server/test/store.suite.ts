@@ -178,6 +178,11 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
         seq: 3,
       });
       assert.equal(await store.lastSeq("c1"), 4);
+      assert.deepEqual(
+        (await store.listMessages("c1", 1, 3)).map((m) => m.id),
+        ["x2", "x3"],
+        "a node's gap fill reads every text in the range, whoever it is for",
+      );
       assert.equal(await store.lastSeq("c2"), 0);
       await store.close();
     });

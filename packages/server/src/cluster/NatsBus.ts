@@ -13,6 +13,17 @@ const MemberRecordSchema = z.object({
   createdAt: z.number(),
 });
 
+const MessageRecordSchema = z.object({
+  id: z.string(),
+  conferenceId: z.string(),
+  seq: z.number().int().positive(),
+  from: z.string(),
+  to: z.union([z.literal("all"), z.array(z.string())]),
+  text: z.string(),
+  sentAt: z.number(),
+  clientId: z.string().nullable(),
+});
+
 /** What crosses the bus, checked on arrival like any other boundary. */
 const Envelope = z.object({
   /** The publishing node: a node ignores its own events. */
@@ -21,16 +32,22 @@ const Envelope = z.object({
     z.object({ kind: z.literal("member-added"), member: MemberRecordSchema }),
     z.object({ kind: z.literal("built"), builtAt: z.number() }),
     z.object({ kind: z.literal("ended"), endedAt: z.number() }),
+    z.object({ kind: z.literal("text"), message: MessageRecordSchema }),
+    z.object({ kind: z.literal("text-skip"), seq: z.number().int().positive() }),
   ]),
 });
 
 /** Conference ids are URL-safe ids: they never hold NATS's separators or wildcards. */
 const SAFE_ID = /^[A-Za-z0-9_-]+$/;
 
-function subject(conferenceId: string): string {
-  if (!SAFE_ID.test(conferenceId)) throw new Error(`not a conference id: ${conferenceId}`);
-  return `rt.conference.${conferenceId}.events`;
+function safe(id: string): string {
+  if (!SAFE_ID.test(id)) throw new Error(`not an id: ${id}`);
+  return id;
 }
+
+const subject = (conferenceId: string) => `rt.conference.${safe(conferenceId)}.events`;
+const memberSubject = (conferenceId: string, memberId: string) =>
+  `rt.conference.${safe(conferenceId)}.member.${safe(memberId)}`;
 
 /**
  * The cluster's control bus over NATS: one subject per conference, subscribed to while this node
@@ -55,13 +72,35 @@ export class NatsBus implements ClusterBus {
   }
 
   publish(conferenceId: string, event: ClusterEvent): void {
-    if (this.closed) return;
-    // While NATS is away the client buffers what is published and sends it on reconnecting.
-    this.nc.publish(subject(conferenceId), JSON.stringify({ from: this.nodeId, event }));
+    this.send(subject(conferenceId), event);
+  }
+
+  /** NATS routes a member's subject only to the nodes subscribed to it: those the member is on. */
+  publishToMembers(conferenceId: string, memberIds: readonly string[], event: ClusterEvent): void {
+    for (const memberId of new Set(memberIds)) this.send(memberSubject(conferenceId, memberId), event);
   }
 
   subscribe(conferenceId: string, handler: (event: ClusterEvent) => void): () => void {
-    const subscription = this.nc.subscribe(subject(conferenceId), {
+    return this.listen(subject(conferenceId), handler);
+  }
+
+  subscribeMember(
+    conferenceId: string,
+    memberId: string,
+    handler: (event: ClusterEvent) => void,
+  ): () => void {
+    return this.listen(memberSubject(conferenceId, memberId), handler);
+  }
+
+  private send(to: string, event: ClusterEvent): void {
+    if (this.closed) return;
+    // While NATS is away the client buffers what is published and sends it on reconnecting. One
+    // connection publishes everything, so a subscriber gets one node's events in publish order.
+    this.nc.publish(to, JSON.stringify({ from: this.nodeId, event }));
+  }
+
+  private listen(to: string, handler: (event: ClusterEvent) => void): () => void {
+    const subscription = this.nc.subscribe(to, {
       callback: (error, message) => {
         if (error) return;
         let raw: unknown;

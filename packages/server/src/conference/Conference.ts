@@ -3,6 +3,7 @@ import { encode } from "./encode.ts";
 import { RoundtableError } from "./errors.ts";
 import type { MemberConnection } from "./ports.ts";
 import type { ConferenceRecord, MemberRecord } from "./records.ts";
+import type { TextSequencer } from "./TextSequencer.ts";
 
 /**
  * One conference in memory: its members in seat order and the connections open to it. It decides
@@ -15,6 +16,9 @@ export class Conference {
   /** The encoded build and lobby messages, kept until the roster changes: every connect reuses them. */
   private buildFrame: Uint8Array | undefined;
   private lobbyFrame: Uint8Array | undefined;
+  /** Puts this conference's texts in sequence order here; set by whoever loads the conference. */
+  sequencer!: TextSequencer;
+
   constructor(
     readonly record: ConferenceRecord,
     members: MemberRecord[],

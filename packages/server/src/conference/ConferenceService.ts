@@ -25,6 +25,7 @@ import {
 } from "./ports.ts";
 import type { MemberRecord } from "./records.ts";
 import { TextLog } from "./TextLog.ts";
+import { TextSequencer } from "./TextSequencer.ts";
 import { validName, validTitle } from "./validate.ts";
 
 export interface ConferenceLimits {
@@ -86,6 +87,8 @@ export class ConferenceService {
   private readonly bus: ClusterBus;
   /** Per conference held here, the end of its subscription to the other nodes' events. */
   private readonly subscriptions = new Map<string, () => void>();
+  /** Per member connected here (conference/member), the end of their subscription to whispers. */
+  private readonly memberSubscriptions = new Map<string, () => void>();
   /** Per conference without local connections, the cancel of its scheduled forgetting. */
   private readonly idle = new Map<string, () => void>();
   /** Registrations of one conference run one after another so seats stay unique and dense. */
@@ -106,6 +109,7 @@ export class ConferenceService {
       this.clock,
       this.ids,
       new RateLimiter(this.limits.textBurst, this.limits.textsPerSecond, this.clock),
+      this.bus,
     );
   }
 
@@ -156,6 +160,10 @@ export class ConferenceService {
   private forget(id: string): void {
     this.idle.get(id)?.();
     this.idle.delete(id);
+    this.loaded.get(id)?.then(
+      (conference) => conference.sequencer?.close(),
+      () => {},
+    );
     this.loaded.delete(id);
     this.subscriptions.get(id)?.();
     this.subscriptions.delete(id);
@@ -183,7 +191,9 @@ export class ConferenceService {
       (conference) => {
         if (event.kind === "member-added") this.learnMember(conference, event.member);
         else if (event.kind === "built") this.applyBuilt(conference, event.builtAt);
-        else this.applyEnded(conference, event.endedAt);
+        else if (event.kind === "ended") this.applyEnded(conference, event.endedAt);
+        else if (event.kind === "text") conference.sequencer.text(event.message);
+        else conference.sequencer.skip(event.seq);
       },
       () => {},
     );
@@ -209,7 +219,15 @@ export class ConferenceService {
   private async loadConference(id: string): Promise<Conference> {
     const record = await this.store.getConference(id);
     if (!record) throw new RoundtableError("not_found", "no such conference");
-    return new Conference(record, await this.store.listMembers(id));
+    const [members, lastSeq] = await Promise.all([this.store.listMembers(id), this.store.lastSeq(id)]);
+    const conference = new Conference(record, members);
+    conference.sequencer = new TextSequencer(
+      lastSeq + 1,
+      (text) => this.texts.deliver(conference, text),
+      (afterSeq, upTo) => this.store.listMessages(id, afterSeq, upTo),
+      this.scheduler,
+    );
+    return conference;
   }
 
   async summary(id: string): Promise<ConferenceSummary> {
@@ -368,11 +386,22 @@ export class ConferenceService {
     const cameOnline = conference.attach(memberId, connection);
     this.idle.get(conferenceId)?.();
     this.idle.delete(conferenceId);
+    // Whispers to this member reach this node only while the member is connected here.
+    const memberKey = `${conferenceId}/${memberId}`;
+    if (cameOnline && !this.memberSubscriptions.has(memberKey))
+      this.memberSubscriptions.set(
+        memberKey,
+        this.bus.subscribeMember(conferenceId, memberId, (event) => this.fromOtherNode(conferenceId, event)),
+      );
     let attached = true;
     const detach = () => {
       if (!attached) return;
       attached = false;
-      if (conference.detach(memberId, connection)) this.presenceChanged(conference, memberId, false);
+      if (conference.detach(memberId, connection)) {
+        this.memberSubscriptions.get(memberKey)?.();
+        this.memberSubscriptions.delete(memberKey);
+        this.presenceChanged(conference, memberId, false);
+      }
       if (!conference.hasConnections) this.forgetWhenIdle(conference);
     };
     const hello: ServerMessage = {
@@ -445,8 +474,10 @@ export class ConferenceService {
     // Closing detached everyone: the forgetting that scheduled is cancelled with the rest.
     for (const cancel of this.idle.values()) cancel();
     this.idle.clear();
-    for (const unsubscribe of this.subscriptions.values()) unsubscribe();
+    for (const unsubscribe of [...this.subscriptions.values(), ...this.memberSubscriptions.values()])
+      unsubscribe();
     this.subscriptions.clear();
+    this.memberSubscriptions.clear();
   }
 }
 

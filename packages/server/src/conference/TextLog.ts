@@ -4,7 +4,7 @@ import type { Store } from "../store/Store.ts";
 import type { Conference } from "./Conference.ts";
 import { encode } from "./encode.ts";
 import { RoundtableError } from "./errors.ts";
-import type { Clock, IdSource, MemberConnection } from "./ports.ts";
+import type { Clock, ClusterBus, IdSource, MemberConnection } from "./ports.ts";
 import type { MessageRecord } from "./records.ts";
 
 /**
@@ -14,12 +14,6 @@ import type { MessageRecord } from "./records.ts";
 export class TextLog {
   /** Texts being stored, by conference/sender/clientId: a retransmission racing the original waits for it. */
   private readonly inFlight = new Map<string, Promise<MessageRecord>>();
-  /**
-   * Per conference, the last text being stored and delivered. Texts are stored and delivered one
-   * after another, so members get them in sequence order even from a store whose writes could
-   * finish out of order (a pool of database connections).
-   */
-  private readonly tails = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly store: Store,
@@ -27,6 +21,7 @@ export class TextLog {
     private readonly ids: IdSource,
     /** Texts per member, keyed conference/member. */
     private readonly limiter: RateLimiter,
+    private readonly bus: ClusterBus,
   ) {}
 
   /**
@@ -102,34 +97,33 @@ export class TextLog {
     if (!this.limiter.take(`${conferenceId}/${fromId}`))
       throw new RoundtableError("rate_limited", "too many messages; wait a moment");
 
-    return this.inOrder(conferenceId, async () => {
-      const { message: record, duplicate } = await this.store.addMessage({
-        id: this.ids.id(),
-        conferenceId,
-        from: fromId,
-        to,
-        text: message.text,
-        sentAt: this.clock.now(),
-        clientId: message.clientId ?? null,
-      });
-      if (duplicate) this.acknowledgeAgain(conference, fromId, record);
-      else this.deliver(conference, record);
-      return record;
+    const { message: record, duplicate } = await this.store.addMessage({
+      id: this.ids.id(),
+      conferenceId,
+      from: fromId,
+      to,
+      text: message.text,
+      sentAt: this.clock.now(),
+      clientId: message.clientId ?? null,
     });
+    if (duplicate) {
+      this.acknowledgeAgain(conference, fromId, record);
+      return record;
+    }
+    // In sequence order with the texts other nodes stored (a pool's writes, too, may finish out of order).
+    conference.sequencer.text(record);
+    const event = { kind: "text", message: record } as const;
+    if (to === "all") this.bus.publish(conferenceId, event);
+    else {
+      // A whisper's text goes only to the nodes of its members; the others learn only its number.
+      this.bus.publishToMembers(conferenceId, [fromId, ...to], event);
+      this.bus.publish(conferenceId, { kind: "text-skip", seq: record.seq });
+    }
+    return record;
   }
 
-  private inOrder<T>(conferenceId: string, step: () => Promise<T>): Promise<T> {
-    const run = (this.tails.get(conferenceId) ?? Promise.resolve()).catch(() => {}).then(step);
-    this.tails.set(conferenceId, run);
-    const forget = () => {
-      if (this.tails.get(conferenceId) === run) this.tails.delete(conferenceId);
-    };
-    run.then(forget, forget);
-    return run;
-  }
-
-  /** To the audience and back to the sender (with its clientId); nobody else. */
-  private deliver(conference: Conference, record: MessageRecord): void {
+  /** To the audience connected here and back to the sender (with its clientId); nobody else. */
+  deliver(conference: Conference, record: MessageRecord): void {
     const fromId = record.from;
     const to = record.to;
     const recipientFrame = encode(toWire({ ...record, clientId: null }));

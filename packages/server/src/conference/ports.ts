@@ -1,4 +1,4 @@
-import type { MemberRecord } from "./records.ts";
+import type { MemberRecord, MessageRecord } from "./records.ts";
 
 /**
  * What the domain needs from the outside, as interfaces, so that it runs the same over SQLite,
@@ -59,7 +59,11 @@ export const timerScheduler: Scheduler = {
 export type ClusterEvent =
   | { kind: "member-added"; member: MemberRecord }
   | { kind: "built"; builtAt: number }
-  | { kind: "ended"; endedAt: number };
+  | { kind: "ended"; endedAt: number }
+  /** A stored text, to the nodes that deliver it: all of them, or those of a whisper's members. */
+  | { kind: "text"; message: MessageRecord }
+  /** A whisper's number, to every node, so that each can keep sequence order without its content. */
+  | { kind: "text-skip"; seq: number };
 
 /**
  * Conference events between the nodes of a cluster (NATS in production). Each node hears the other
@@ -68,14 +72,20 @@ export type ClusterEvent =
  */
 export interface ClusterBus {
   publish(conferenceId: string, event: ClusterEvent): void;
+  /** Publishes to the nodes where these members are connected, and to no other. */
+  publishToMembers(conferenceId: string, memberIds: readonly string[], event: ClusterEvent): void;
   /** Calls `handler` with the other nodes' events about the conference until the returned function runs. */
   subscribe(conferenceId: string, handler: (event: ClusterEvent) => void): () => void;
+  /** The same for what is published to one member: subscribed while the member is connected here. */
+  subscribeMember(conferenceId: string, memberId: string, handler: (event: ClusterEvent) => void): () => void;
   close(): Promise<void>;
 }
 
 /** One node alone: nobody to tell, nobody to hear. */
 export const singleNode: ClusterBus = {
   publish() {},
+  publishToMembers() {},
   subscribe: () => () => {},
+  subscribeMember: () => () => {},
   close: async () => {},
 };

@@ -82,6 +82,12 @@ export class MemoryStore implements Store {
     return found && structuredClone(found);
   }
 
+  async listMessages(conferenceId: string, afterSeq: number, upTo: number): Promise<MessageRecord[]> {
+    return (this.messages.get(conferenceId) ?? [])
+      .filter((m) => m.seq > afterSeq && m.seq <= upTo)
+      .map((m) => structuredClone(m));
+  }
+
   async lastSeq(conferenceId: string): Promise<number> {
     return this.messages.get(conferenceId)?.at(-1)?.seq ?? 0;
   }

@@ -48,6 +48,8 @@ export interface Store {
     from: string,
     clientId: string,
   ): Promise<MessageRecord | undefined>;
+  /** Every text (whoever it is for) with a number in (afterSeq, upTo], oldest first: a node's gap fill. */
+  listMessages(conferenceId: string, afterSeq: number, upTo: number): Promise<MessageRecord[]>;
   /** The highest text sequence number of a conference, 0 when it has none. */
   lastSeq(conferenceId: string): Promise<number>;
   /**

@@ -242,6 +242,14 @@ export class PostgresStore implements Store {
     return rows[0] && toMessage(rows[0]);
   }
 
+  async listMessages(conferenceId: string, afterSeq: number, upTo: number): Promise<MessageRecord[]> {
+    const { rows } = await this.pool.query<MessageRow>(
+      "SELECT * FROM messages WHERE conference_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
+      [conferenceId, afterSeq, upTo],
+    );
+    return rows.map(toMessage);
+  }
+
   async lastSeq(conferenceId: string): Promise<number> {
     const { rows } = await this.pool.query<{ last_seq: string }>(
       "SELECT last_seq FROM conferences WHERE id = $1",

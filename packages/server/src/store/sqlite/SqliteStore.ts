@@ -100,6 +100,9 @@ export class SqliteStore implements Store {
         "SELECT * FROM messages WHERE conference_id = ? AND from_id = ? AND client_id = ? LIMIT 1",
       ),
       lastSeq: db.prepare("SELECT COALESCE(MAX(seq), 0) AS seq FROM messages WHERE conference_id = ?"),
+      messagesBetween: db.prepare(
+        "SELECT * FROM messages WHERE conference_id = ? AND seq > ? AND seq <= ? ORDER BY seq",
+      ),
       visibleNewest: db.prepare(visibleQuery("DESC")),
       visibleOldest: db.prepare(visibleQuery("ASC")),
     };
@@ -226,6 +229,10 @@ export class SqliteStore implements Store {
   ): Promise<MessageRecord | undefined> {
     const r = this.stmts.messageByClientId.get(conferenceId, from, clientId) as MessageRow | undefined;
     return r && toMessage(r);
+  }
+
+  async listMessages(conferenceId: string, afterSeq: number, upTo: number): Promise<MessageRecord[]> {
+    return (this.stmts.messagesBetween.all(conferenceId, afterSeq, upTo) as MessageRow[]).map(toMessage);
   }
 
   async lastSeq(conferenceId: string): Promise<number> {
