@@ -72,6 +72,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     scheduler: overrides.scheduler ?? timerScheduler,
     limits: config.conference,
     bus,
+    nodeId: config.nodeId,
   });
 
   const voice = new VoiceService(

@@ -34,6 +34,14 @@ const Envelope = z.object({
     z.object({ kind: z.literal("ended"), endedAt: z.number() }),
     z.object({ kind: z.literal("text"), message: MessageRecordSchema }),
     z.object({ kind: z.literal("text-skip"), seq: z.number().int().positive() }),
+    z.object({
+      kind: z.literal("presence"),
+      node: z.string(),
+      full: z.boolean(),
+      online: z.array(z.string()),
+      offline: z.array(z.string()),
+    }),
+    z.object({ kind: z.literal("roll-call") }),
   ]),
 });
 

@@ -2,6 +2,7 @@ import type { BuildMessage, MemberInfo } from "@roundtable/protocol";
 import { encode } from "./encode.ts";
 import { RoundtableError } from "./errors.ts";
 import type { MemberConnection } from "./ports.ts";
+import { RemotePresence } from "./RemotePresence.ts";
 import type { ConferenceRecord, MemberRecord } from "./records.ts";
 import type { TextSequencer } from "./TextSequencer.ts";
 
@@ -16,6 +17,8 @@ export class Conference {
   /** The encoded build and lobby messages, kept until the roster changes: every connect reuses them. */
   private buildFrame: Uint8Array | undefined;
   private lobbyFrame: Uint8Array | undefined;
+  /** Members connected to other nodes of a cluster (none on one node). */
+  readonly remote = new RemotePresence();
   /** Puts this conference's texts in sequence order here; set by whoever loads the conference. */
   sequencer!: TextSequencer;
 
@@ -135,7 +138,13 @@ export class Conference {
     return this.connections.size > 0;
   }
 
+  /** Members connected here or to another node. */
   onlineMemberIds(): string[] {
+    return [...new Set([...this.connections.keys(), ...this.remote.members()])];
+  }
+
+  /** Members connected to this node. */
+  localOnlineIds(): string[] {
     return [...this.connections.keys()];
   }
 

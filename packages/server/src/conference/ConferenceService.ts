@@ -64,7 +64,12 @@ export interface ConferenceServiceDeps {
   limits?: Partial<ConferenceLimits>;
   /** The other nodes of a cluster; none by default. */
   bus?: ClusterBus;
+  /** This node's name in the cluster. */
+  nodeId?: string;
 }
+
+/** How often a node tells the others its whole list of connected members (ms); 3 missed: gone. */
+const PRESENCE_HEARTBEAT_MS = 5_000;
 
 interface PendingPresence {
   online: Set<string>;
@@ -85,6 +90,9 @@ export class ConferenceService {
   readonly limits: ConferenceLimits;
   private readonly loaded = new Map<string, Promise<Conference>>();
   private readonly bus: ClusterBus;
+  private readonly nodeId: string;
+  /** The cancel of the next presence heartbeat; running while the node is in a cluster. */
+  private heartbeat: (() => void) | undefined;
   /** Per conference held here, the end of its subscription to the other nodes' events. */
   private readonly subscriptions = new Map<string, () => void>();
   /** Per member connected here (conference/member), the end of their subscription to whispers. */
@@ -103,6 +111,7 @@ export class ConferenceService {
     this.ids = deps.ids;
     this.scheduler = deps.scheduler;
     this.bus = deps.bus ?? singleNode;
+    this.nodeId = deps.nodeId ?? "local";
     this.limits = { ...DEFAULT_CONFERENCE_LIMITS, ...deps.limits };
     this.texts = new TextLog(
       this.store,
@@ -148,6 +157,9 @@ export class ConferenceService {
       pending = this.loadConference(id);
       this.loaded.set(id, pending);
       this.subscriptions.set(id, unsubscribe);
+      // Who is connected elsewhere: the others answer with their whole lists.
+      this.bus.publish(id, { kind: "roll-call" });
+      this.startHeartbeat();
       // An ended conference is read, never changed: it is loaded for each read instead of kept.
       pending.then(
         (c) => c.isEnded && this.forget(id),
@@ -193,10 +205,56 @@ export class ConferenceService {
         else if (event.kind === "built") this.applyBuilt(conference, event.builtAt);
         else if (event.kind === "ended") this.applyEnded(conference, event.endedAt);
         else if (event.kind === "text") conference.sequencer.text(event.message);
-        else conference.sequencer.skip(event.seq);
+        else if (event.kind === "text-skip") conference.sequencer.skip(event.seq);
+        else if (event.kind === "presence")
+          this.remotePresenceFlipped(
+            conference,
+            conference.remote.apply(event.node, event, this.clock.now()),
+          );
+        else
+          this.publishPresence(conference, { full: true, online: conference.localOnlineIds(), offline: [] });
       },
       () => {},
     );
+  }
+
+  /** Members whose presence on other nodes flipped: online or offline for everyone here, unless connected here. */
+  private remotePresenceFlipped(conference: Conference, flipped: string[]): void {
+    for (const id of flipped)
+      if (conference.connectionCount(id) === 0)
+        this.presenceChanged(conference, id, conference.remote.has(id));
+  }
+
+  private publishPresence(
+    conference: Conference,
+    report: { full: boolean; online: string[]; offline: string[] },
+  ): void {
+    if (report.full && report.online.length === 0) return;
+    this.bus.publish(conference.id, { kind: "presence", node: this.nodeId, ...report });
+  }
+
+  /**
+   * In a cluster, every few seconds: each conference held here tells the others who is connected
+   * here, and members of nodes not heard from for three beats go offline.
+   */
+  private startHeartbeat(): void {
+    if (this.heartbeat || this.bus === singleNode) return;
+    const beat = () => {
+      for (const pending of this.loaded.values())
+        pending.then(
+          (conference) => {
+            this.publishPresence(conference, {
+              full: true,
+              online: conference.localOnlineIds(),
+              offline: [],
+            });
+            this.remotePresenceFlipped(conference, conference.remote.expire(this.clock.now()));
+          },
+          () => {},
+        );
+      this.heartbeat = this.scheduler.schedule(beat, PRESENCE_HEARTBEAT_MS);
+    };
+    this.heartbeat = this.scheduler.schedule(beat, PRESENCE_HEARTBEAT_MS);
   }
 
   /** Adds a member registered elsewhere (another node) and tells everyone connected here. */
@@ -388,6 +446,7 @@ export class ConferenceService {
     this.idle.delete(conferenceId);
     // Whispers to this member reach this node only while the member is connected here.
     const memberKey = `${conferenceId}/${memberId}`;
+    if (cameOnline) this.publishPresence(conference, { full: false, online: [memberId], offline: [] });
     if (cameOnline && !this.memberSubscriptions.has(memberKey))
       this.memberSubscriptions.set(
         memberKey,
@@ -400,7 +459,8 @@ export class ConferenceService {
       if (conference.detach(memberId, connection)) {
         this.memberSubscriptions.get(memberKey)?.();
         this.memberSubscriptions.delete(memberKey);
-        this.presenceChanged(conference, memberId, false);
+        this.publishPresence(conference, { full: false, online: [], offline: [memberId] });
+        if (!conference.remote.has(memberId)) this.presenceChanged(conference, memberId, false);
       }
       if (!conference.hasConnections) this.forgetWhenIdle(conference);
     };
@@ -417,7 +477,7 @@ export class ConferenceService {
     };
     connection.send(encode(hello));
     connection.send(conference.isBuilt ? conference.encodedBuildMessage() : conference.encodedLobbyMessage());
-    if (cameOnline) this.presenceChanged(conference, memberId, true);
+    if (cameOnline && !conference.remote.has(memberId)) this.presenceChanged(conference, memberId, true);
     try {
       await this.texts.sendHistory(conferenceId, memberId, connection, sinceSeq);
     } catch (error) {
@@ -474,6 +534,8 @@ export class ConferenceService {
     // Closing detached everyone: the forgetting that scheduled is cancelled with the rest.
     for (const cancel of this.idle.values()) cancel();
     this.idle.clear();
+    this.heartbeat?.();
+    this.heartbeat = undefined;
     for (const unsubscribe of [...this.subscriptions.values(), ...this.memberSubscriptions.values()])
       unsubscribe();
     this.subscriptions.clear();

@@ -63,7 +63,11 @@ export type ClusterEvent =
   /** A stored text, to the nodes that deliver it: all of them, or those of a whisper's members. */
   | { kind: "text"; message: MessageRecord }
   /** A whisper's number, to every node, so that each can keep sequence order without its content. */
-  | { kind: "text-skip"; seq: number };
+  | { kind: "text-skip"; seq: number }
+  /** Who is connected to `node`: what changed, or (`full`) the whole list, as a heartbeat. */
+  | { kind: "presence"; node: string; full: boolean; online: string[]; offline: string[] }
+  /** A node that just started holding the conference asks the others for their whole lists. */
+  | { kind: "roll-call" };
 
 /**
  * Conference events between the nodes of a cluster (NATS in production). Each node hears the other
