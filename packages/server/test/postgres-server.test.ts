@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import type { ServerMessage } from "@roundtable/protocol";
+import { CLOSE_CODES, type ServerMessage } from "@roundtable/protocol";
 import { TestPostgres } from "../../../test/services/TestPostgres.ts";
 import { PostgresStore } from "../src/store/postgres/PostgresStore.ts";
-import { rawSocket } from "./clients.ts";
+import { closeCodeOf, rawSocket } from "./clients.ts";
 import { startTestServer, type TestServer } from "./harness.ts";
 
 // The server on PostgreSQL (DATABASE_URL), against a private PostgreSQL server started for this
@@ -106,4 +106,43 @@ test("after a restart of the Roundtable server on the same database, the members
     ["before", "after"],
   );
   after.socket.close();
+});
+
+test("PostgreSQL restarting: members get neutral errors meanwhile, and everything works again without restarting Roundtable", async () => {
+  const conference = await t.api.createConference("Outage");
+  const ada = await t.api.register(conference.id, { name: "Ada" });
+  await t.api.build(conference.id, conference.hostToken);
+  const url = t.api.socketUrl(conference.id, ada.token);
+  const socket = await rawSocket(url);
+  await socket.next((m) => m.type === "history");
+
+  await postgres.halt();
+  socket.send({ type: "text", to: "all", text: "during", clientId: "o-1" });
+  const failed = await socket.next((m) => m.type === "error" && m.clientId === "o-1");
+  assert.ok(failed.type === "error");
+  assert.equal(failed.code, "internal");
+  const leaks = /127\.0\.0\.1|ECONNREFUSED|postgres|database|connect/i;
+  assert.doesNotMatch(failed.message, leaks, "the error names no database");
+  // A socket opened meanwhile cannot have its token checked: retry later, in plain words.
+  const refused = await closeCodeOf(url);
+  assert.deepEqual(refused, { code: CLOSE_CODES.tryAgainLater, reason: "server trouble, retrying" });
+  const register = await fetch(`${t.baseUrl}/api/conferences/${conference.id}/members`, {
+    method: "POST",
+    body: (() => {
+      const form = new FormData();
+      form.set("name", "Ben");
+      return form;
+    })(),
+  });
+  assert.equal(register.status, 500);
+  assert.doesNotMatch(await register.text(), leaks);
+
+  await postgres.restart();
+  socket.send({ type: "text", to: "all", text: "after", clientId: "o-2" });
+  const after = await socket.next((m): m is Text => isText(m) && m.clientId === "o-2");
+  assert.equal(after.seq, 1, "the failed text took no number");
+  assert.equal((await t.api.register(conference.id, { name: "Ben" })).avatarUrl.length > 0, true);
+  const again = await rawSocket(url);
+  await again.next((m) => m.type === "history");
+  for (const s of [socket, again]) s.socket.close();
 });
