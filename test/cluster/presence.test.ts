@@ -6,25 +6,19 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { ServerMessage } from "@roundtable/protocol";
 import { rawSocket } from "../../packages/server/test/clients.ts";
-import { startTestServer, type TestServer } from "../../packages/server/test/harness.ts";
-import { TestNats } from "../services/TestNats.ts";
-import { TestPostgres } from "../services/TestPostgres.ts";
+import type { TestServer } from "../../packages/server/test/harness.ts";
+import { startCluster, type TestCluster } from "./cluster.ts";
 
-let postgres: TestPostgres;
-let nats: TestNats;
+let cluster: TestCluster;
 let a: TestServer;
 let b: TestServer;
 let c: TestServer;
 before(async () => {
-  [postgres, nats] = await Promise.all([TestPostgres.start(), TestNats.start()]);
-  const databaseUrl = await postgres.createDatabase();
-  const node = (id: string) =>
-    startTestServer({ DATABASE_URL: databaseUrl, NATS_URL: nats.url, NODE_ID: id });
-  [a, b, c] = await Promise.all([node("a"), node("b"), node("c")]);
+  cluster = await startCluster(["a", "b", "c"]);
+  [a, b, c] = cluster.nodes as [TestServer, TestServer, TestServer];
 });
 after(async () => {
-  await Promise.all([a, b, c].map((n) => n?.stop()));
-  await Promise.all([nats?.stop(), postgres?.stop()]);
+  await cluster?.stop();
 });
 
 type Presence = Extract<ServerMessage, { type: "presence" }>;

@@ -7,37 +7,18 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { connect } from "@nats-io/transport-node";
 import type { ServerMessage } from "@roundtable/protocol";
-import { rawSocket } from "../../packages/server/test/clients.ts";
-import { startTestServer, type TestServer } from "../../packages/server/test/harness.ts";
-import { TestNats } from "../services/TestNats.ts";
-import { TestPostgres } from "../services/TestPostgres.ts";
+import { rawSocket, textsAtOnce } from "../../packages/server/test/clients.ts";
+import { GENEROUS_LIMITS, type TestServer } from "../../packages/server/test/harness.ts";
+import { startCluster, type TestCluster } from "./cluster.ts";
 
-const generous = "100000";
-const LIMITS = {
-  TEXT_BURST: generous,
-  TEXTS_PER_SECOND: generous,
-  SIGNALLING_BURST: generous,
-  SIGNALLING_PER_SECOND: generous,
-  ADDRESS_SIGNALLING_BURST: generous,
-  ADDRESS_SIGNALLING_PER_SECOND: generous,
-  ADDRESS_TEXTS_PER_SECOND: generous,
-};
-
-let postgres: TestPostgres;
-let nats: TestNats;
+let cluster: TestCluster;
 let nodes: TestServer[] = [];
 before(async () => {
-  [postgres, nats] = await Promise.all([TestPostgres.start(), TestNats.start()]);
-  const databaseUrl = await postgres.createDatabase();
-  nodes = await Promise.all(
-    ["a", "b", "c"].map((id) =>
-      startTestServer({ ...LIMITS, DATABASE_URL: databaseUrl, NATS_URL: nats.url, NODE_ID: id }),
-    ),
-  );
+  cluster = await startCluster(["a", "b", "c"], GENEROUS_LIMITS);
+  nodes = cluster.nodes;
 });
 after(async () => {
-  await Promise.all(nodes.map((n) => n.stop()));
-  await Promise.all([nats?.stop(), postgres?.stop()]);
+  await cluster?.stop();
 });
 
 type Text = Extract<ServerMessage, { type: "text" }>;
@@ -62,17 +43,8 @@ async function spread(title: string) {
 
 test("texts to all, sent at once from three nodes, reach every member once and in one order", async () => {
   const { sockets } = await spread("Across");
-  const PER_MEMBER = 10;
-  for (const [i, socket] of sockets.entries())
-    for (let n = 0; n < PER_MEMBER; n++)
-      socket.send({ type: "text", to: "all", text: `${i}:${n}`, clientId: `${i}-${n}` });
-  const total = sockets.length * PER_MEMBER;
-  const orders = await Promise.all(
-    sockets.map(async (socket) => {
-      await socket.next((m) => isText(m) && m.seq === total);
-      return socket.received.filter(isText).map((m) => m.seq);
-    }),
-  );
+  const orders = await textsAtOnce(sockets, 10);
+  const total = sockets.length * 10;
   for (const order of orders)
     assert.deepEqual(
       order,
@@ -87,7 +59,7 @@ test("a whisper from node a to the member on node b reaches b only; node c sees 
   const [adaSocket, benSocket, cleoSocket] = sockets;
   if (!ben || !cleo || !adaSocket || !benSocket || !cleoSocket) throw new Error("three members");
   // Watch the bus as node c would: its whisper subjects (Cleo's) and the conference's events.
-  const spy = await connect({ servers: nats.url });
+  const spy = await connect({ servers: cluster.nats.url });
   const seen: string[] = [];
   const record = (_error: unknown, message: { string(): string }) => {
     seen.push(message.string());

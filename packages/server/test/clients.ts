@@ -95,3 +95,23 @@ export async function rawSocket(url: string) {
     send: (message: unknown) => socket.send(typeof message === "string" ? message : JSON.stringify(message)),
   };
 }
+
+/**
+ * Every socket sends `perSocket` texts to all at once (before any answer); resolves with the
+ * sequence numbers each socket then received, in arrival order, once each has the last one.
+ */
+export async function textsAtOnce(sockets: RawSocket[], perSocket: number): Promise<number[][]> {
+  for (const [i, socket] of sockets.entries())
+    for (let n = 0; n < perSocket; n++)
+      socket.send({ type: "text", to: "all", text: `${i}:${n}`, clientId: `${i}-${n}` });
+  const total = sockets.length * perSocket;
+  const isText = (m: ServerMessage): m is Extract<ServerMessage, { type: "text" }> => m.type === "text";
+  return Promise.all(
+    sockets.map(async (socket) => {
+      await socket.next((m) => isText(m) && m.seq === total);
+      return socket.received.filter(isText).map((m) => m.seq);
+    }),
+  );
+}
+
+export type RawSocket = Awaited<ReturnType<typeof rawSocket>>;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { LIMITS, type ServerMessage } from "@roundtable/protocol";
 import { nodeClient, rawSocket, untilStatus } from "./clients.ts";
-import { startTestServer, type TestServer } from "./harness.ts";
+import { GENEROUS_LIMITS, startTestServer, type TestServer } from "./harness.ts";
 
 // Delivery guarantees at the server's edge: a retransmitted text is stored once, a resumed
 // connection gets everything it missed however much that is, and a ping is answered.
@@ -10,16 +10,7 @@ import { startTestServer, type TestServer } from "./harness.ts";
 let t: TestServer;
 before(async () => {
   // Floods are another test's subject: here the limits must not get in the way of 400 quick texts.
-  const generous = "100000";
-  t = await startTestServer({
-    TEXT_BURST: generous,
-    TEXTS_PER_SECOND: generous,
-    SIGNALLING_BURST: generous,
-    SIGNALLING_PER_SECOND: generous,
-    ADDRESS_SIGNALLING_BURST: generous,
-    ADDRESS_SIGNALLING_PER_SECOND: generous,
-    ADDRESS_TEXTS_PER_SECOND: generous,
-  });
+  t = await startTestServer(GENEROUS_LIMITS);
 });
 after(async () => {
   await t.stop();

@@ -46,3 +46,16 @@ export async function startTestServer(
     },
   };
 }
+
+/** Limits that never get in the way of a test sending many texts at once from one address. */
+export const GENEROUS_LIMITS: Record<string, string> = Object.fromEntries(
+  [
+    "TEXT_BURST",
+    "TEXTS_PER_SECOND",
+    "SIGNALLING_BURST",
+    "SIGNALLING_PER_SECOND",
+    "ADDRESS_SIGNALLING_BURST",
+    "ADDRESS_SIGNALLING_PER_SECOND",
+    "ADDRESS_TEXTS_PER_SECOND",
+  ].map((name) => [name, "100000"]),
+);

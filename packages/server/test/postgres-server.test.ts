@@ -3,23 +3,12 @@ import { after, before, test } from "node:test";
 import { CLOSE_CODES, type ServerMessage } from "@roundtable/protocol";
 import { TestPostgres } from "../../../test/services/TestPostgres.ts";
 import { PostgresStore } from "../src/store/postgres/PostgresStore.ts";
-import { closeCodeOf, rawSocket } from "./clients.ts";
-import { startTestServer, type TestServer } from "./harness.ts";
+import { closeCodeOf, rawSocket, textsAtOnce } from "./clients.ts";
+import { GENEROUS_LIMITS, startTestServer, type TestServer } from "./harness.ts";
 
 // The server on PostgreSQL (DATABASE_URL), against a private PostgreSQL server started for this
 // file: registrations and texts at the same time get unique, dense seats and sequence numbers,
 // every member sees one order, and everything survives a restart of the Roundtable server.
-
-const generous = "100000";
-const LIMITS = {
-  TEXT_BURST: generous,
-  TEXTS_PER_SECOND: generous,
-  SIGNALLING_BURST: generous,
-  SIGNALLING_PER_SECOND: generous,
-  ADDRESS_SIGNALLING_BURST: generous,
-  ADDRESS_SIGNALLING_PER_SECOND: generous,
-  ADDRESS_TEXTS_PER_SECOND: generous,
-};
 
 let postgres: TestPostgres;
 let databaseUrl: string;
@@ -27,7 +16,7 @@ let t: TestServer;
 before(async () => {
   postgres = await TestPostgres.start();
   databaseUrl = await postgres.createDatabase();
-  t = await startTestServer({ ...LIMITS, DATABASE_URL: databaseUrl });
+  t = await startTestServer({ ...GENEROUS_LIMITS, DATABASE_URL: databaseUrl });
 });
 after(async () => {
   await t?.stop();
@@ -61,17 +50,8 @@ test("texts sent at the same time by three members are numbered 1..n and every m
   );
   await t.api.build(conference.id, conference.hostToken);
   const sockets = await Promise.all(members.map((m) => rawSocket(t.api.socketUrl(conference.id, m.token))));
-  const PER_MEMBER = 15;
-  for (const [i, socket] of sockets.entries())
-    for (let n = 0; n < PER_MEMBER; n++)
-      socket.send({ type: "text", to: "all", text: `${i}:${n}`, clientId: `${i}-${n}` });
-  const total = sockets.length * PER_MEMBER;
-  const orders = await Promise.all(
-    sockets.map(async (socket) => {
-      await socket.next((m) => isText(m) && m.seq === total);
-      return socket.received.filter(isText).map((m) => m.seq);
-    }),
-  );
+  const orders = await textsAtOnce(sockets, 15);
+  const total = sockets.length * 15;
   for (const order of orders)
     assert.deepEqual(
       order,
@@ -91,7 +71,7 @@ test("after a restart of the Roundtable server on the same database, the members
   before.socket.close();
 
   await t.stop();
-  t = await startTestServer({ ...LIMITS, DATABASE_URL: databaseUrl });
+  t = await startTestServer({ ...GENEROUS_LIMITS, DATABASE_URL: databaseUrl });
   const bob = await t.api.register(conference.id, { name: "Bob" });
   assert.equal((await t.api.getConference(conference.id)).members.length, 2);
   const after = await rawSocket(t.api.socketUrl(conference.id, ada.token));

@@ -1,5 +1,5 @@
 import type { ConferenceRecord, MemberRecord, MessageRecord } from "../conference/records.ts";
-import type { AddedMember, NewMember, NewMessage, Store } from "./Store.ts";
+import type { AddedMember, HistoryPage, NewMember, NewMessage, Store } from "./Store.ts";
 
 /** An in-memory Store for unit tests and throwaway servers. */
 export class MemoryStore implements Store {
@@ -95,17 +95,14 @@ export class MemoryStore implements Store {
   async listVisibleMessages(
     conferenceId: string,
     memberId: string,
-    {
-      afterSeq = 0,
-      limit,
-      take = "newest",
-    }: { afterSeq?: number; limit: number; take?: "newest" | "oldest" },
+    page: HistoryPage,
   ): Promise<MessageRecord[]> {
+    const { afterSeq = 0, limit, take = "newest" } = page;
     const visible = (this.messages.get(conferenceId) ?? []).filter(
       (m) => m.seq > afterSeq && (m.to === "all" || m.from === memberId || m.to.includes(memberId)),
     );
-    const page = take === "oldest" ? visible.slice(0, limit) : visible.slice(-limit);
-    return page.map((m) => structuredClone(m));
+    const chosen = take === "oldest" ? visible.slice(0, limit) : visible.slice(-limit);
+    return chosen.map((m) => structuredClone(m));
   }
 
   async close(): Promise<void> {}

@@ -5,6 +5,13 @@ export type NewMember = Omit<MemberRecord, "seat">;
 /** A text to store: the store gives the sequence number. */
 export type NewMessage = Omit<MessageRecord, "seq">;
 
+/** Which page of a member's history: after `afterSeq` (default 0), the newest `limit` or the oldest. */
+export interface HistoryPage {
+  afterSeq?: number;
+  limit: number;
+  take?: "newest" | "oldest";
+}
+
 /** A registration stored in the next seat, or why not (checked in the same transaction). */
 export type AddedMember =
   | { added: true; member: MemberRecord }
@@ -57,11 +64,7 @@ export interface Store {
    * `afterSeq`, returned oldest first: the newest `limit` of them, or with `take: "oldest"` the oldest
    * `limit` (for paging forward through everything missed).
    */
-  listVisibleMessages(
-    conferenceId: string,
-    memberId: string,
-    options: { afterSeq?: number; limit: number; take?: "newest" | "oldest" },
-  ): Promise<MessageRecord[]>;
+  listVisibleMessages(conferenceId: string, memberId: string, page: HistoryPage): Promise<MessageRecord[]>;
 
   close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import pg from "pg";
 import type { AvatarStore, NormalisedAvatar } from "../../conference/ports.ts";
 import type { ConferenceRecord, MemberRecord, MessageRecord } from "../../conference/records.ts";
-import type { AddedMember, NewMember, NewMessage, Store } from "../Store.ts";
+import type { AddedMember, HistoryPage, NewMember, NewMessage, Store } from "../Store.ts";
 import { MIGRATIONS } from "./migrations.ts";
 
 /** Any constant shared by every node: the advisory lock that runs migrations once. */
@@ -261,12 +261,9 @@ export class PostgresStore implements Store {
   async listVisibleMessages(
     conferenceId: string,
     memberId: string,
-    {
-      afterSeq = 0,
-      limit,
-      take = "newest",
-    }: { afterSeq?: number; limit: number; take?: "newest" | "oldest" },
+    page: HistoryPage,
   ): Promise<MessageRecord[]> {
+    const { afterSeq = 0, limit, take = "newest" } = page;
     const { rows } = await this.pool.query<MessageRow>(visibleQuery(take === "oldest" ? "ASC" : "DESC"), [
       conferenceId,
       memberId,

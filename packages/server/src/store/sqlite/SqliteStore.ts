@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { ConferenceRecord, MemberRecord, MessageRecord } from "../../conference/records.ts";
-import type { AddedMember, NewMember, NewMessage, Store } from "../Store.ts";
+import type { AddedMember, HistoryPage, NewMember, NewMessage, Store } from "../Store.ts";
 import { MIGRATIONS } from "./migrations.ts";
 
 interface MemberRow {
@@ -242,12 +242,9 @@ export class SqliteStore implements Store {
   async listVisibleMessages(
     conferenceId: string,
     memberId: string,
-    {
-      afterSeq = 0,
-      limit,
-      take = "newest",
-    }: { afterSeq?: number; limit: number; take?: "newest" | "oldest" },
+    page: HistoryPage,
   ): Promise<MessageRecord[]> {
+    const { afterSeq = 0, limit, take = "newest" } = page;
     const query = take === "oldest" ? this.stmts.visibleOldest : this.stmts.visibleNewest;
     const rows = query.all({ c: conferenceId, m: memberId, after: afterSeq, limit }) as MessageRow[];
     if (take === "newest") rows.reverse();
