@@ -98,9 +98,12 @@ export async function rawSocket(url: string) {
 
 /**
  * Every socket sends `perSocket` texts to all at once (before any answer); resolves with the
- * sequence numbers each socket then received, in arrival order, once each has the last one.
+ * sequence numbers each socket then received, in arrival order, once each has the last one. Sending
+ * waits until every socket has its history: a socket still being set up would get the first texts
+ * inside its history instead of live.
  */
 export async function textsAtOnce(sockets: RawSocket[], perSocket: number): Promise<number[][]> {
+  await Promise.all(sockets.map((socket) => socket.next((m) => m.type === "history")));
   for (const [i, socket] of sockets.entries())
     for (let n = 0; n < perSocket; n++)
       socket.send({ type: "text", to: "all", text: `${i}:${n}`, clientId: `${i}-${n}` });
