@@ -50,18 +50,12 @@ export class TestPostgres {
       chownSync(data, uid, gid);
       asUser = ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--init-groups", "--"];
     }
-    execFileSync(
-      asUser[0] ?? join(bin, "initdb"),
-      [
-        ...asUser.slice(1),
-        ...(asUser.length ? [join(bin, "initdb")] : []),
-        "-D",
-        data,
-        "-U",
-        "postgres",
-      ].concat(["--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"]),
-      { stdio: "pipe" },
-    );
+    const [file, ...args] = [
+      ...asUser,
+      join(bin, "initdb"),
+      ...["-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"],
+    ];
+    execFileSync(file as string, args, { stdio: "pipe" });
     const server = new TestPostgres(bin, dir, asUser, await freePort());
     await server.run();
     return server;
@@ -86,7 +80,8 @@ export class TestPostgres {
 
   /** Stops the server (fast shutdown: open connections are cut), keeping its data for `restart()`. */
   async halt(): Promise<void> {
-    await this.server?.stop(10_000);
+    // SIGINT is PostgreSQL's fast shutdown; SIGTERM (smart) would wait for every client to leave.
+    await this.server?.stop(10_000, "SIGINT");
     this.server = undefined;
   }
 
@@ -108,14 +103,8 @@ export class TestPostgres {
       ...["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off"],
       ...["-c", "full_page_writes=off", "-c", "max_connections=200"],
     ];
-    // SIGINT is PostgreSQL's fast shutdown; LoggedProcess sends SIGTERM (smart: waits for clients).
     const server = new LoggedProcess("postgres", command);
     this.server = server;
-    const stop = server.stop.bind(server);
-    server.stop = async (graceMs) => {
-      if (server.running) server.child.kill("SIGINT");
-      return stop(graceMs);
-    };
     const deadline = Date.now() + 20_000;
     for (;;) {
       if (!server.running) throw new Error(`PostgreSQL exited at start\n${server.recentOutput()}`);

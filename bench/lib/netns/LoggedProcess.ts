@@ -78,10 +78,10 @@ export class LoggedProcess {
     }
   }
 
-  /** SIGTERM, then SIGKILL after `graceMs`. */
-  async stop(graceMs = 5000): Promise<Exit> {
+  /** `signal` (SIGTERM unless told), then SIGKILL after `graceMs`. */
+  async stop(graceMs = 5000, signal: NodeJS.Signals = "SIGTERM"): Promise<Exit> {
     if (!this.running) return this.exited;
-    this.child.kill("SIGTERM");
+    this.child.kill(signal);
     const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
     try {
       return await this.exited;

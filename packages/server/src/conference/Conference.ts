@@ -1,6 +1,6 @@
 import type { BuildMessage, MemberInfo } from "@roundtable/protocol";
 import { encode } from "./encode.ts";
-import { RoundtableError } from "./errors.ts";
+import { refusals } from "./errors.ts";
 import type { MemberConnection } from "./ports.ts";
 import { RemotePresence } from "./RemotePresence.ts";
 import type { ConferenceRecord, MemberRecord } from "./records.ts";
@@ -43,7 +43,7 @@ export class Conference {
   }
 
   assertNotEnded(): void {
-    if (this.isEnded) throw new RoundtableError("conference_ended", "the host ended this conference");
+    if (this.isEnded) throw refusals.ended();
   }
 
   get memberCount(): number {

@@ -10,7 +10,7 @@ import { RateLimiter } from "../limits/TokenBucket.ts";
 import type { Store } from "../store/Store.ts";
 import { avatarUrl, Conference } from "./Conference.ts";
 import { encode } from "./encode.ts";
-import { RoundtableError } from "./errors.ts";
+import { RoundtableError, refusals } from "./errors.ts";
 import { hashToken, tokenMatches } from "./ids.ts";
 import {
   type AvatarStore,
@@ -99,7 +99,11 @@ export class ConferenceService {
   private readonly memberSubscriptions = new Map<string, () => void>();
   /** Per conference without local connections, the cancel of its scheduled forgetting. */
   private readonly idle = new Map<string, () => void>();
-  /** Registrations of one conference run one after another so seats stay unique and dense. */
+  /**
+   * Registrations of one conference on this node run one after another, so its members hear of new
+   * seats in seat order and an idle conference is not forgotten mid-registration. (The store, not
+   * this queue, keeps seats unique and dense across nodes.)
+   */
   private readonly registrationQueues = new Map<string, Promise<unknown>>();
   private readonly pendingPresence = new Map<string, PendingPresence>();
   private readonly texts: TextLog;
@@ -170,8 +174,7 @@ export class ConferenceService {
   }
 
   private forget(id: string): void {
-    this.idle.get(id)?.();
-    this.idle.delete(id);
+    this.cancelIdle(id);
     this.loaded.get(id)?.then(
       (conference) => conference.sequencer?.close(),
       () => {},
@@ -197,6 +200,11 @@ export class ConferenceService {
     this.idle.set(id, cancel);
   }
 
+  private cancelIdle(id: string): void {
+    this.idle.get(id)?.();
+    this.idle.delete(id);
+  }
+
   /** Another node changed a conference this node holds: apply it here and tell the local members. */
   private fromOtherNode(id: string, event: ClusterEvent): void {
     this.loaded.get(id)?.then(
@@ -211,8 +219,7 @@ export class ConferenceService {
             conference,
             conference.remote.apply(event.node, event, this.clock.now()),
           );
-        else
-          this.publishPresence(conference, { full: true, online: conference.localOnlineIds(), offline: [] });
+        else this.publishWholeList(conference);
       },
       () => {},
     );
@@ -229,8 +236,13 @@ export class ConferenceService {
     conference: Conference,
     report: { full: boolean; online: string[]; offline: string[] },
   ): void {
-    if (report.full && report.online.length === 0) return;
     this.bus.publish(conference.id, { kind: "presence", node: this.nodeId, ...report });
+  }
+
+  /** Everyone connected here, for a heartbeat or a roll call; nothing when nobody is. */
+  private publishWholeList(conference: Conference): void {
+    const online = conference.localOnlineIds();
+    if (online.length > 0) this.publishPresence(conference, { full: true, online, offline: [] });
   }
 
   /**
@@ -243,11 +255,7 @@ export class ConferenceService {
       for (const pending of this.loaded.values())
         pending.then(
           (conference) => {
-            this.publishPresence(conference, {
-              full: true,
-              online: conference.localOnlineIds(),
-              offline: [],
-            });
+            this.publishWholeList(conference);
             this.remotePresenceFlipped(conference, conference.remote.expire(this.clock.now()));
           },
           () => {},
@@ -276,7 +284,7 @@ export class ConferenceService {
 
   private async loadConference(id: string): Promise<Conference> {
     const record = await this.store.getConference(id);
-    if (!record) throw new RoundtableError("not_found", "no such conference");
+    if (!record) throw refusals.missing();
     const [members, lastSeq] = await Promise.all([this.store.listMembers(id), this.store.lastSeq(id)]);
     const conference = new Conference(record, members);
     conference.sequencer = new TextSequencer(
@@ -328,7 +336,7 @@ export class ConferenceService {
           },
           this.limits.membersPerConference,
         );
-        if (!result.added) throw refusedRegistration(result.reason);
+        if (!result.added) throw refusals[result.reason]();
         const { member } = result;
         this.learnMember(conference, member);
         this.bus.publish(conferenceId, { kind: "member-added", member });
@@ -349,8 +357,7 @@ export class ConferenceService {
 
   private assertRoomForOneMore(conference: Conference): void {
     conference.assertNotEnded();
-    if (conference.memberCount >= this.limits.membersPerConference)
-      throw new RoundtableError("conference_full", "this conference has no free seat");
+    if (conference.memberCount >= this.limits.membersPerConference) throw refusals.full();
   }
 
   /**
@@ -398,7 +405,7 @@ export class ConferenceService {
     conference.closeAll(CLOSE_CODES.ended, "the host ended this conference");
     // Nothing can change an ended conference any more: it need not stay in memory. Reads load it
     // again from the store; anything still holding this object sees it ended.
-    if (this.loaded.has(conference.id)) this.forget(conference.id);
+    this.forget(conference.id);
   }
 
   private async authorizeHost(conference: Conference, bearer: string | undefined): Promise<void> {
@@ -442,8 +449,7 @@ export class ConferenceService {
     // Attach before reading the history: a text stored meanwhile then arrives live, or in the history,
     // or both (clients drop the duplicate by id), but never neither.
     const cameOnline = conference.attach(memberId, connection);
-    this.idle.get(conferenceId)?.();
-    this.idle.delete(conferenceId);
+    this.cancelIdle(conferenceId);
     // Whispers to this member reach this node only while the member is connected here.
     const memberKey = `${conferenceId}/${memberId}`;
     if (cameOnline) this.publishPresence(conference, { full: false, online: [memberId], offline: [] });
@@ -541,11 +547,4 @@ export class ConferenceService {
     this.subscriptions.clear();
     this.memberSubscriptions.clear();
   }
-}
-
-/** The store's reason for refusing a registration, as the error the member sees. */
-function refusedRegistration(reason: "missing" | "ended" | "full"): RoundtableError {
-  if (reason === "missing") return new RoundtableError("not_found", "no such conference");
-  if (reason === "ended") return new RoundtableError("conference_ended", "the host ended this conference");
-  return new RoundtableError("conference_full", "this conference has no free seat");
 }

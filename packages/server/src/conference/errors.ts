@@ -13,3 +13,13 @@ export class RoundtableError extends Error {
     super(message);
   }
 }
+
+/**
+ * A conference's refusals, one wording each: the domain checks them in memory, and the store's
+ * registration transaction can meet them too.
+ */
+export const refusals = {
+  missing: () => new RoundtableError("not_found", "no such conference"),
+  ended: () => new RoundtableError("conference_ended", "the host ended this conference"),
+  full: () => new RoundtableError("conference_full", "this conference has no free seat"),
+} as const;

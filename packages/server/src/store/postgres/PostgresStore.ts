@@ -1,32 +1,12 @@
 import pg from "pg";
 import type { AvatarStore, NormalisedAvatar } from "../../conference/ports.ts";
 import type { ConferenceRecord, MemberRecord, MessageRecord } from "../../conference/records.ts";
+import { type ConferenceRow, type MemberRow, toConference, toMember } from "../rows.ts";
 import type { AddedMember, HistoryPage, NewMember, NewMessage, Store } from "../Store.ts";
 import { MIGRATIONS } from "./migrations.ts";
 
 /** Any constant shared by every node: the advisory lock that runs migrations once. */
 const MIGRATION_LOCK = 0x52_54_41_42;
-
-interface ConferenceRow {
-  id: string;
-  title: string;
-  host_token_hash: string;
-  state: "registering" | "built";
-  created_at: string;
-  built_at: string | null;
-  ended_at: string | null;
-}
-
-interface MemberRow {
-  id: string;
-  conference_id: string;
-  name: string;
-  token_hash: string;
-  avatar_hash: string;
-  avatar_color: string;
-  seat: number;
-  created_at: string;
-}
 
 interface MessageRow {
   id: string;
@@ -42,18 +22,6 @@ interface MessageRow {
 
 // pg returns bigint columns as strings (they may exceed 2^53); ours are milliseconds and counters.
 const num = (v: string): number => Number(v);
-const numOrNull = (v: string | null): number | null => (v === null ? null : Number(v));
-
-const toMember = (r: MemberRow): MemberRecord => ({
-  id: r.id,
-  conferenceId: r.conference_id,
-  name: r.name,
-  tokenHash: r.token_hash,
-  avatarHash: r.avatar_hash,
-  avatarColor: r.avatar_color,
-  seat: r.seat,
-  createdAt: num(r.created_at),
-});
 
 const toMessage = (r: MessageRow): MessageRecord => ({
   id: r.id,
@@ -124,18 +92,7 @@ export class PostgresStore implements Store {
 
   async getConference(id: string): Promise<ConferenceRecord | undefined> {
     const { rows } = await this.pool.query<ConferenceRow>("SELECT * FROM conferences WHERE id = $1", [id]);
-    const r = rows[0];
-    return (
-      r && {
-        id: r.id,
-        title: r.title,
-        hostTokenHash: r.host_token_hash,
-        state: r.ended_at === null ? r.state : "ended",
-        createdAt: num(r.created_at),
-        builtAt: numOrNull(r.built_at),
-        endedAt: numOrNull(r.ended_at),
-      }
-    );
+    return rows[0] && toConference(rows[0]);
   }
 
   async markBuilt(id: string, builtAt: number): Promise<void> {

@@ -2,19 +2,9 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { ConferenceRecord, MemberRecord, MessageRecord } from "../../conference/records.ts";
+import { type ConferenceRow, type MemberRow, toConference, toMember } from "../rows.ts";
 import type { AddedMember, HistoryPage, NewMember, NewMessage, Store } from "../Store.ts";
 import { MIGRATIONS } from "./migrations.ts";
-
-interface MemberRow {
-  id: string;
-  conference_id: string;
-  name: string;
-  token_hash: string;
-  avatar_hash: string;
-  avatar_color: string;
-  seat: number;
-  created_at: number;
-}
 
 interface MessageRow {
   id: string;
@@ -27,17 +17,6 @@ interface MessageRow {
   sent_at: number;
   client_id: string | null;
 }
-
-const toMember = (r: MemberRow): MemberRecord => ({
-  id: r.id,
-  conferenceId: r.conference_id,
-  name: r.name,
-  tokenHash: r.token_hash,
-  avatarHash: r.avatar_hash,
-  avatarColor: r.avatar_color,
-  seat: r.seat,
-  createdAt: r.created_at,
-});
 
 const toMessage = (r: MessageRow): MessageRecord => ({
   id: r.id,
@@ -125,28 +104,8 @@ export class SqliteStore implements Store {
   }
 
   async getConference(id: string): Promise<ConferenceRecord | undefined> {
-    const r = this.stmts.getConference.get(id) as
-      | {
-          id: string;
-          title: string;
-          host_token_hash: string;
-          state: "registering" | "built";
-          created_at: number;
-          built_at: number | null;
-          ended_at: number | null;
-        }
-      | undefined;
-    return (
-      r && {
-        id: r.id,
-        title: r.title,
-        hostTokenHash: r.host_token_hash,
-        state: r.ended_at === null ? r.state : "ended",
-        createdAt: r.created_at,
-        builtAt: r.built_at,
-        endedAt: r.ended_at,
-      }
-    );
+    const r = this.stmts.getConference.get(id) as ConferenceRow | undefined;
+    return r && toConference(r);
   }
 
   async markBuilt(id: string, builtAt: number): Promise<void> {

@@ -1,0 +1,50 @@
+import type { ConferenceRecord, MemberRecord } from "../conference/records.ts";
+
+// Rows as SQLite and PostgreSQL both return them; pg gives bigint columns as strings.
+const num = (v: number | string): number => Number(v);
+const numOrNull = (v: number | string | null): number | null => (v === null ? null : Number(v));
+
+/** A `conferences` row. */
+export interface ConferenceRow {
+  id: string;
+  title: string;
+  host_token_hash: string;
+  state: "registering" | "built";
+  created_at: number | string;
+  built_at: number | string | null;
+  ended_at: number | string | null;
+}
+
+/** Ending is kept as a time (`ended_at`), beside the state it overrides. */
+export const toConference = (r: ConferenceRow): ConferenceRecord => ({
+  id: r.id,
+  title: r.title,
+  hostTokenHash: r.host_token_hash,
+  state: r.ended_at === null ? r.state : "ended",
+  createdAt: num(r.created_at),
+  builtAt: numOrNull(r.built_at),
+  endedAt: numOrNull(r.ended_at),
+});
+
+/** A `members` row. */
+export interface MemberRow {
+  id: string;
+  conference_id: string;
+  name: string;
+  token_hash: string;
+  avatar_hash: string;
+  avatar_color: string;
+  seat: number;
+  created_at: number | string;
+}
+
+export const toMember = (r: MemberRow): MemberRecord => ({
+  id: r.id,
+  conferenceId: r.conference_id,
+  name: r.name,
+  tokenHash: r.token_hash,
+  avatarHash: r.avatar_hash,
+  avatarColor: r.avatar_color,
+  seat: r.seat,
+  createdAt: num(r.created_at),
+});
