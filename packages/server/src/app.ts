@@ -5,6 +5,7 @@ import { CLOSE_CODES, LIMITS } from "@roundtable/protocol";
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import { FileAvatarStore } from "./avatars/FileAvatarStore.ts";
 import { NatsBus } from "./cluster/NatsBus.ts";
+import { NatsVoiceRelay } from "./cluster/NatsVoiceRelay.ts";
 import { ConferenceService } from "./conference/ConferenceService.ts";
 import { randomIds } from "./conference/ids.ts";
 import {
@@ -38,6 +39,8 @@ export interface Server {
   voice: VoiceService;
   guard: SocketGuard;
   store: Store;
+  /** Voice between nodes, in a cluster. */
+  relay: NatsVoiceRelay | undefined;
   /** Stops accepting, tells connected clients, closes sockets and the store. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -60,6 +63,8 @@ export interface ServerOverrides {
 export async function createServer(config: Config, overrides: ServerOverrides = {}): Promise<Server> {
   const store = overrides.store ?? (await openStore(config));
   const bus = config.natsUrl ? await NatsBus.connect(config.natsUrl, config.nodeId) : singleNode;
+  // Voice between nodes on a connection of its own: a slow consumer of voice never costs control.
+  const relay = config.natsUrl ? await NatsVoiceRelay.connect(config.natsUrl, config.nodeId) : undefined;
   // A cluster's nodes share their avatars through the database; one node keeps them as files.
   const avatars =
     store instanceof PostgresStore ? store.avatars : new FileAvatarStore(join(config.dataDir, "avatars"));
@@ -82,6 +87,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     { ...DEFAULT_SLOT_POLICY, slots: config.voiceSlots },
     config.voice,
     new IceServers(config.rtc.iceServers, config.turn, clock),
+    relay,
   );
   const guard = new SocketGuard(config.sockets, clock);
 
@@ -175,13 +181,14 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
         await app.close();
       } finally {
         voice.close();
+        await relay?.close();
         await bus.close();
         await store.close();
       }
     })();
     return closing;
   };
-  return { app, service, voice, guard, store, close };
+  return { app, service, voice, guard, store, relay, close };
 }
 
 /** Whether `promise` settled within `ms` milliseconds; the timer never holds the process open. */

@@ -42,6 +42,13 @@ const Envelope = z.object({
       offline: z.array(z.string()),
     }),
     z.object({ kind: z.literal("roll-call") }),
+    z.object({
+      kind: z.literal("voice-state"),
+      node: z.string(),
+      memberId: z.string(),
+      connected: z.boolean(),
+      muted: z.boolean(),
+    }),
   ]),
 });
 

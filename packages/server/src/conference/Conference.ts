@@ -3,6 +3,7 @@ import { encode } from "./encode.ts";
 import { refusals } from "./errors.ts";
 import type { MemberConnection } from "./ports.ts";
 import { RemotePresence } from "./RemotePresence.ts";
+import { RemoteVoices } from "./RemoteVoices.ts";
 import type { ConferenceRecord, MemberRecord } from "./records.ts";
 import type { TextSequencer } from "./TextSequencer.ts";
 
@@ -19,6 +20,8 @@ export class Conference {
   private lobbyFrame: Uint8Array | undefined;
   /** Members connected to other nodes of a cluster (none on one node). */
   readonly remote = new RemotePresence();
+  /** Members whose voice is on at another node. */
+  readonly remoteVoices = new RemoteVoices();
   /** Puts this conference's texts in sequence order here; set by whoever loads the conference. */
   sequencer!: TextSequencer;
 

@@ -107,6 +107,10 @@ export class ConferenceService {
   private readonly registrationQueues = new Map<string, Promise<unknown>>();
   private readonly pendingPresence = new Map<string, PendingPresence>();
   private readonly texts: TextLog;
+  /** Told when a voice at another node goes on or off for listening here (`audible`: on and unmuted). */
+  private readonly remoteVoiceListeners = new Set<
+    (conferenceId: string, memberId: string, audible: boolean) => void
+  >();
 
   constructor(deps: ConferenceServiceDeps) {
     this.store = deps.store;
@@ -214,7 +218,9 @@ export class ConferenceService {
         else if (event.kind === "ended") this.applyEnded(conference, event.endedAt);
         else if (event.kind === "text") conference.sequencer.text(event.message);
         else if (event.kind === "text-skip") conference.sequencer.skip(event.seq);
-        else if (event.kind === "presence")
+        else if (event.kind === "voice-state") {
+          if (conference.remoteVoices.apply(event)) this.remoteVoiceChanged(conference, event.memberId);
+        } else if (event.kind === "presence")
           this.remotePresenceFlipped(
             conference,
             conference.remote.apply(event.node, event, this.clock.now()),
@@ -227,9 +233,51 @@ export class ConferenceService {
 
   /** Members whose presence on other nodes flipped: online or offline for everyone here, unless connected here. */
   private remotePresenceFlipped(conference: Conference, flipped: string[]): void {
-    for (const id of flipped)
-      if (conference.connectionCount(id) === 0)
-        this.presenceChanged(conference, id, conference.remote.has(id));
+    for (const id of flipped) {
+      if (conference.connectionCount(id) > 0) continue;
+      const online = conference.remote.has(id);
+      this.presenceChanged(conference, id, online);
+      // Gone from every node: so is their voice, whatever its node could not say.
+      if (!online && conference.remoteVoices.drop(id)) this.remoteVoiceChanged(conference, id);
+    }
+    for (const id of conference.remoteVoices.dropNodesExcept((node) => conference.remote.knowsNode(node)))
+      this.remoteVoiceChanged(conference, id);
+  }
+
+  // ------------------------------------------------------------ voice state across nodes
+
+  /**
+   * Listens for voices at other nodes going on or off; returns the function that stops listening.
+   * (The voice service frees the slots of a voice that went quiet for good.)
+   */
+  onRemoteVoice(listener: (conferenceId: string, memberId: string, audible: boolean) => void): () => void {
+    this.remoteVoiceListeners.add(listener);
+    return () => this.remoteVoiceListeners.delete(listener);
+  }
+
+  /** Tells every member, here and at the other nodes, a member's voice state as this node has it. */
+  announceVoiceState(conferenceId: string, memberId: string, connected: boolean, muted: boolean): void {
+    const frame = encode({ type: "voice-state", memberId, connected, muted });
+    this.loaded.get(conferenceId)?.then(
+      (conference) => conference.broadcast(frame),
+      () => {},
+    );
+    this.bus.publish(conferenceId, { kind: "voice-state", node: this.nodeId, memberId, connected, muted });
+  }
+
+  /** The voice states of members at other nodes, for a connection that just opened here. */
+  remoteVoiceFrames(conference: Conference): Uint8Array[] {
+    return [...conference.remoteVoices.entries()].map(([memberId, voice]) =>
+      encode({ type: "voice-state", memberId, connected: true, muted: voice.muted }),
+    );
+  }
+
+  private remoteVoiceChanged(conference: Conference, memberId: string): void {
+    const voice = conference.remoteVoices.get(memberId);
+    const muted = voice?.muted ?? false;
+    conference.broadcast(encode({ type: "voice-state", memberId, connected: voice !== undefined, muted }));
+    for (const listener of this.remoteVoiceListeners)
+      listener(conference.id, memberId, voice !== undefined && !muted);
   }
 
   private publishPresence(

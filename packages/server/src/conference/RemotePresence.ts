@@ -5,6 +5,8 @@
  */
 export class RemotePresence {
   private readonly nodes = new Map<string, { online: Set<string>; heardAt: number }>();
+  /** Grows with every report and expiry: whoever caches what follows from presence compares it. */
+  version = 0;
 
   constructor(private readonly ttlMs = 15_000) {}
 
@@ -30,6 +32,7 @@ export class RemotePresence {
     }
     entry.heardAt = now;
     this.nodes.set(node, entry);
+    this.version++;
     return this.flipped(before);
   }
 
@@ -39,12 +42,34 @@ export class RemotePresence {
     if (stale.length === 0) return [];
     const before = this.snapshot(stale.flatMap(([, e]) => [...e.online]));
     for (const [node] of stale) this.nodes.delete(node);
+    this.version++;
     return this.flipped(before);
   }
 
   has(memberId: string): boolean {
     for (const entry of this.nodes.values()) if (entry.online.has(memberId)) return true;
     return false;
+  }
+
+  /**
+   * The other nodes where someone `target` addresses is connected (anyone for "all"), not counting
+   * `speakerId` themselves: where a speaker's voice must go, and nowhere else.
+   */
+  nodesHosting(target: "all" | readonly string[], speakerId: string): string[] {
+    const out: string[] = [];
+    for (const [node, entry] of this.nodes) {
+      const hosts =
+        target === "all"
+          ? entry.online.size > (entry.online.has(speakerId) ? 1 : 0)
+          : target.some((id) => id !== speakerId && entry.online.has(id));
+      if (hosts) out.push(node);
+    }
+    return out;
+  }
+
+  /** Whether `node` reported within the time to live (and was not expired since). */
+  knowsNode(node: string): boolean {
+    return this.nodes.has(node);
   }
 
   members(): string[] {

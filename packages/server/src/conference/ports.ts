@@ -67,7 +67,9 @@ export type ClusterEvent =
   /** Who is connected to `node`: what changed, or (`full`) the whole list, as a heartbeat. */
   | { kind: "presence"; node: string; full: boolean; online: string[]; offline: string[] }
   /** A node that just started holding the conference asks the others for their whole lists. */
-  | { kind: "roll-call" };
+  | { kind: "roll-call" }
+  /** A member's voice on `node` came on (packets flow), changed mute, or went off. */
+  | { kind: "voice-state"; node: string; memberId: string; connected: boolean; muted: boolean };
 
 /**
  * Conference events between the nodes of a cluster (NATS in production). Each node hears the other

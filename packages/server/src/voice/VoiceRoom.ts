@@ -34,6 +34,16 @@ interface Participant {
   audienceLoss: AudienceLoss;
 }
 
+/** A member speaking on another node whose packets reach this one (a cluster). */
+interface RemoteSpeaker {
+  target: VoiceTarget;
+  targetKey: string;
+  audience: Participant[];
+}
+
+/** Where a speaker's packets go besides this room's own listeners: the other nodes of a cluster. */
+export type RelayOut = (speakerId: string, target: VoiceTarget, packet: InboundPacket) => void;
+
 export interface VoiceFloodLimits {
   packetsPerSecond: number;
   packetBurst: number;
@@ -53,6 +63,7 @@ export const DEFAULT_VOICE_FLOOD: VoiceFloodLimits = { packetsPerSecond: 60, pac
 export class VoiceRoom {
   private readonly participants = new Map<string, Participant>();
   private readonly connected = new Set<string>();
+  private readonly remoteSpeakers = new Map<string, RemoteSpeaker>();
   /** Packets forwarded since the room opened (for benchmarks and metrics). */
   forwarded = 0;
   dropped = 0;
@@ -63,6 +74,8 @@ export class VoiceRoom {
     private readonly flood: VoiceFloodLimits = DEFAULT_VOICE_FLOOD,
     /** Called once per peer, on the first packet from that member's microphone. */
     private readonly onFlowing: (memberId: string) => void = () => {},
+    /** Called once per packet that passed the mute and flood checks, before the local listeners. */
+    private readonly relayOut: RelayOut | undefined = undefined,
   ) {}
 
   get size(): number {
@@ -138,13 +151,18 @@ export class VoiceRoom {
     const speaker = this.participants.get(memberId);
     if (!speaker) return;
     speaker.target = target;
-    speaker.audience = this.audienceOf(speaker);
+    speaker.audience = this.audienceOf(memberId, target);
+    this.renotify(memberId, target);
+  }
+
+  /** After a speaker's target changed: each listener holding them learns whether it is a whisper, or loses them. */
+  private renotify(speakerId: string, target: VoiceTarget): void {
     for (const listener of this.participants.values()) {
-      const slot = slotOf(listener, memberId);
+      const slot = slotOf(listener, speakerId);
       if (slot === undefined) continue;
-      if (mayHear(memberId, target, listener.memberId))
-        listener.notify({ slot, memberId, whisper: target !== "all" });
-      else listener.slots.release(memberId);
+      if (mayHear(speakerId, target, listener.memberId))
+        listener.notify({ slot, memberId: speakerId, whisper: target !== "all" });
+      else listener.slots.release(speakerId);
     }
   }
 
@@ -181,6 +199,38 @@ export class VoiceRoom {
 
   close(): void {
     for (const id of [...this.participants.keys()]) this.leave(id);
+    this.remoteSpeakers.clear();
+  }
+
+  /**
+   * A packet of a member speaking on another node, addressed to `target`: it reaches this room's
+   * listeners that target allows, through their slots, exactly as a local speaker's would.
+   */
+  forwardRemote(speakerId: string, target: VoiceTarget, key: string, packet: InboundPacket): void {
+    const speaker = this.remoteSpeakers.get(speakerId);
+    const current =
+      speaker && speaker.targetKey === key ? speaker : this.retargetRemote(speakerId, target, key);
+    this.deliver(speakerId, current.audience, packet);
+  }
+
+  /** A remote speaker's new target: those here no longer addressed lose the slot at once. */
+  retargetRemote(speakerId: string, target: VoiceTarget, key: string): RemoteSpeaker {
+    const speaker: RemoteSpeaker = { target, targetKey: key, audience: [] };
+    this.remoteSpeakers.set(speakerId, speaker);
+    speaker.audience = this.audienceOf(speakerId, target);
+    this.renotify(speakerId, target);
+    return speaker;
+  }
+
+  /** A remote speaker went quiet for good (muted, left, their node gone): their slots are freed. */
+  releaseRemote(speakerId: string): void {
+    if (!this.remoteSpeakers.delete(speakerId)) return;
+    for (const listener of this.participants.values()) listener.slots.release(speakerId);
+  }
+
+  /** Members of other nodes whose voices reach this room (for tests and metrics). */
+  get remoteSpeakerCount(): number {
+    return this.remoteSpeakers.size;
   }
 
   /** One object reused for every send of every packet: the peer copies what it keeps. */
@@ -198,21 +248,28 @@ export class VoiceRoom {
   private forward(speaker: Participant, packet: InboundPacket): void {
     if (!speaker.flowing) this.markFlowing(speaker);
     if (speaker.muted) return;
-    const now = this.clock.now();
     if (!speaker.budget.take() || (speaker.addressBudget && !speaker.addressBudget.take())) {
       this.dropped++;
       return;
     }
+    // Other nodes first: their listeners then wait for one bus hop, not for this node's fan-out too.
+    this.relayOut?.(speaker.memberId, speaker.target, packet);
+    this.deliver(speaker.memberId, speaker.audience, packet);
+  }
+
+  /** Sends one speaker's packet to each listener of `audience` on the slot that carries the speaker. */
+  private deliver(speakerId: string, audience: readonly Participant[], packet: InboundPacket): void {
+    const now = this.clock.now();
     const out = this.outbound;
     out.marker = packet.marker;
     out.payload = packet.payload;
     out.level = packet.level;
     out.voiced = packet.voiced;
-    for (const listener of speaker.audience) {
-      const slot = listener.slots.admit(speaker.memberId, packet.level, now);
+    for (const listener of audience) {
+      const slot = listener.slots.admit(speakerId, packet.level, now);
       if (slot === undefined) continue;
       const stream = listener.streams[slot] as SlotStream;
-      stream.write(speaker.memberId, packet.sequenceNumber, packet.timestamp, now);
+      stream.write(speakerId, packet.sequenceNumber, packet.timestamp, now);
       out.sequenceNumber = stream.seq;
       out.timestamp = stream.timestamp;
       out.run = stream.run;
@@ -232,12 +289,14 @@ export class VoiceRoom {
   }
 
   private recomputeAudiences(): void {
-    for (const participant of this.participants.values()) participant.audience = this.audienceOf(participant);
+    for (const participant of this.participants.values())
+      participant.audience = this.audienceOf(participant.memberId, participant.target);
+    for (const [id, speaker] of this.remoteSpeakers) speaker.audience = this.audienceOf(id, speaker.target);
   }
 
-  private audienceOf(speaker: Participant): Participant[] {
+  private audienceOf(speakerId: string, target: VoiceTarget): Participant[] {
     const out: Participant[] = [];
-    for (const id of listenersOf(speaker.memberId, speaker.target, this.connected)) {
+    for (const id of listenersOf(speakerId, target, this.connected)) {
       const listener = this.participants.get(id);
       if (listener) out.push(listener);
     }
@@ -247,7 +306,8 @@ export class VoiceRoom {
   /** A listener's slot changed hands: the stream starts a new run, the listener is told. */
   private announce(listener: Participant, change: SlotChange): void {
     listener.streams[change.slot]?.endRun();
-    const speaker = change.speakerId === undefined ? undefined : this.participants.get(change.speakerId);
+    const id = change.speakerId;
+    const speaker = id === undefined ? undefined : (this.participants.get(id) ?? this.remoteSpeakers.get(id));
     listener.notify({
       slot: change.slot,
       memberId: change.speakerId ?? null,

@@ -1,5 +1,6 @@
 import type { Audience, VoiceCandidateMessage } from "@roundtable/protocol";
 import type { z } from "zod";
+import type { Conference } from "../conference/Conference.ts";
 import type { ConferenceService } from "../conference/ConferenceService.ts";
 import { encode } from "../conference/encode.ts";
 import { RoundtableError } from "../conference/errors.ts";
@@ -7,7 +8,9 @@ import type { Clock, MemberConnection } from "../conference/ports.ts";
 import { RateLimiter, TokenBucket } from "../limits/TokenBucket.ts";
 import { IceServers } from "./IceServers.ts";
 import { DEFAULT_SLOT_POLICY, type SlotPolicy } from "./ListenerSlots.ts";
-import type { VoicePeerFactory } from "./ports.ts";
+import type { InboundPacket, VoicePeerFactory, VoiceRelay } from "./ports.ts";
+import { decodeRelayFrame, encodePacketFrame, encodeTargetFrame } from "./relay/frame.ts";
+import type { VoiceTarget } from "./routing.ts";
 import { DEFAULT_VOICE_FLOOD, type VoiceFloodLimits, VoiceRoom } from "./VoiceRoom.ts";
 
 export interface VoiceLimits extends VoiceFloodLimits {
@@ -25,6 +28,23 @@ export const DEFAULT_VOICE_LIMITS: VoiceLimits = {
 
 type Candidate = Omit<z.infer<typeof VoiceCandidateMessage>, "type">;
 
+/** Where one speaker's packets go besides this node, worked out again only when presence or target change. */
+interface Destinations {
+  version: number;
+  target: VoiceTarget;
+  nodes: string[];
+}
+
+/** Frames counted at the relay (for metrics and tests). */
+export interface RelayCounts {
+  /** Frames sent to other nodes: one per packet per node. */
+  sent: number;
+  /** Frames received from other nodes. */
+  received: number;
+  /** Frames received for a conference with nobody in voice here, or unreadable. */
+  dropped: number;
+}
+
 /**
  * Voice signalling for every conference: creates a member's peer on request, relays the answer and
  * candidates, applies targets and mute, and tells the room who has voice. One VoiceRoom per
@@ -38,6 +58,10 @@ export class VoiceService {
   private readonly addressBudgets = new Map<string, { bucket: TokenBucket; users: Set<string> }>();
   private readonly joinLimiter: RateLimiter;
   readonly limits: VoiceLimits;
+  /** Per conference/speaker in voice here, the other nodes their packets go to. */
+  private readonly destinations = new Map<string, Destinations>();
+  readonly relayed: RelayCounts = { sent: 0, received: 0, dropped: 0 };
+  private readonly stopListening: () => void;
 
   constructor(
     private readonly conferences: ConferenceService,
@@ -46,10 +70,17 @@ export class VoiceService {
     readonly policy: SlotPolicy = DEFAULT_SLOT_POLICY,
     limits: Partial<VoiceLimits> = {},
     private readonly iceServers: IceServers = new IceServers([], undefined, clock),
+    /** The other nodes of a cluster; none on one node. */
+    private readonly relay: VoiceRelay | undefined = undefined,
   ) {
     this.limits = { ...DEFAULT_VOICE_LIMITS, ...limits };
     const joins = this.limits.joinsPerMinute;
     this.joinLimiter = new RateLimiter(Math.max(1, Math.min(10, joins)), joins / 60, clock);
+    if (relay) relay.onFrame = (frame) => this.fromOtherNode(frame);
+    // A voice at another node that went quiet for good (muted, off, its node gone) frees its slots here.
+    this.stopListening = conferences.onRemoteVoice((conferenceId, memberId, audible) => {
+      if (!audible) this.rooms.get(conferenceId)?.releaseRemote(memberId);
+    });
   }
 
   /** The conference's voice room, if anyone has voice there. */
@@ -71,15 +102,65 @@ export class VoiceService {
     return this.addressBudgets.size;
   }
 
-  private openRoom(conferenceId: string): VoiceRoom {
-    let room = this.rooms.get(conferenceId);
+  private openRoom(conference: Conference): VoiceRoom {
+    let room = this.rooms.get(conference.id);
     if (!room) {
-      room = new VoiceRoom(this.clock, this.policy, this.limits, (memberId) =>
-        this.broadcastState(conferenceId, memberId),
+      room = new VoiceRoom(
+        this.clock,
+        this.policy,
+        this.limits,
+        (memberId) => this.broadcastState(conference.id, memberId),
+        this.relay && ((speakerId, target, packet) => this.relayOut(conference, speakerId, target, packet)),
       );
-      this.rooms.set(conferenceId, room);
+      this.rooms.set(conference.id, room);
     }
     return room;
+  }
+
+  // ------------------------------------------------------------ between nodes
+
+  /**
+   * A packet of a speaker here goes once to each other node where someone they address is
+   * connected, and to no other node: a whisper never leaves for a node without its listeners.
+   */
+  private relayOut(
+    conference: Conference,
+    speakerId: string,
+    target: VoiceTarget,
+    packet: InboundPacket,
+  ): void {
+    const key = `${conference.id}/${speakerId}`;
+    let known = this.destinations.get(key);
+    if (!known || known.version !== conference.remote.version || known.target !== target) {
+      known = {
+        version: conference.remote.version,
+        target,
+        nodes: conference.remote.nodesHosting(target, speakerId),
+      };
+      this.destinations.set(key, known);
+    }
+    if (known.nodes.length === 0) return;
+    this.relay?.send(known.nodes, encodePacketFrame(conference.id, speakerId, target, packet));
+    this.relayed.sent += known.nodes.length;
+  }
+
+  private fromOtherNode(bytes: Uint8Array): void {
+    this.relayed.received++;
+    let frame: ReturnType<typeof decodeRelayFrame>;
+    try {
+      frame = decodeRelayFrame(bytes);
+    } catch {
+      this.relayed.dropped++;
+      return;
+    }
+    const room = this.rooms.get(frame.conferenceId);
+    if (!room) {
+      this.relayed.dropped++;
+      return;
+    }
+    if (frame.kind === "packet")
+      room.forwardRemote(frame.speakerId, frame.target, frame.targetKey, frame.packet);
+    else room.retargetRemote(frame.speakerId, frame.target, frame.targetKey);
   }
 
   /** Starts (or restarts) a member's voice: a new peer, offered to the member over `connection`. */
@@ -91,7 +172,7 @@ export class VoiceService {
     if (!this.joinLimiter.take(key))
       throw new RoundtableError("rate_limited", "voice restarted too often; wait a moment");
     const peer = await this.peers.create(this.policy.slots);
-    const room = this.openRoom(conferenceId);
+    const room = this.openRoom(conference);
     const hadVoice = room.isFlowing(memberId);
     // A rejoin replaces the member's previous voice, which may have come from another address.
     this.releaseAddressBudget(key, this.owners.get(key)?.address);
@@ -169,7 +250,15 @@ export class VoiceService {
         );
     }
     this.requirePeer(conferenceId, memberId);
-    this.rooms.get(conferenceId)?.setTarget(memberId, to === "all" ? "all" : [...new Set(to)]);
+    const target: VoiceTarget = to === "all" ? "all" : [...new Set(to)];
+    this.rooms.get(conferenceId)?.setTarget(memberId, target);
+    // Every node holding someone of the conference re-reads the target at once, so a listener
+    // there no longer addressed loses the slot now rather than when the slot goes idle.
+    const nodes = conference.remote.nodesHosting("all", memberId);
+    if (this.relay && nodes.length > 0) {
+      this.relay.send(nodes, encodeTargetFrame(conferenceId, memberId, target));
+      this.relayed.sent += nodes.length;
+    }
   }
 
   setMuted(conferenceId: string, memberId: string, muted: boolean): void {
@@ -189,6 +278,7 @@ export class VoiceService {
     room.leave(memberId);
     if (room.size === 0) this.rooms.delete(conferenceId);
     const key = `${conferenceId}/${memberId}`;
+    this.destinations.delete(key);
     this.releaseAddressBudget(key, this.owners.get(key)?.address);
     this.owners.delete(key);
     if (wasFlowing) this.broadcastState(conferenceId, memberId);
@@ -218,8 +308,10 @@ export class VoiceService {
     if (this.owners.get(`${conferenceId}/${memberId}`) === connection) this.leave(conferenceId, memberId);
   }
 
-  /** Tells a newly connected client whose voice is flowing and who is muted. */
+  /** Tells a newly connected client whose voice is flowing and who is muted, here and at other nodes. */
   async describeTo(conferenceId: string, connection: MemberConnection): Promise<void> {
+    const conference = await this.conferences.conference(conferenceId);
+    for (const frame of this.conferences.remoteVoiceFrames(conference)) connection.send(frame);
     const room = this.rooms.get(conferenceId);
     if (!room) return;
     for (const memberId of room.memberIds())
@@ -227,6 +319,8 @@ export class VoiceService {
   }
 
   close(): void {
+    this.stopListening();
+    this.destinations.clear();
     for (const room of this.rooms.values()) room.close();
     this.rooms.clear();
     this.owners.clear();
@@ -239,18 +333,18 @@ export class VoiceService {
     return peer;
   }
 
-  private stateFrame(room: VoiceRoom | undefined, memberId: string): Uint8Array {
+  private stateOf(room: VoiceRoom | undefined, memberId: string): { connected: boolean; muted: boolean } {
     const connected = room?.isFlowing(memberId) ?? false;
-    const muted = connected && (room?.isMuted(memberId) ?? false);
-    return encode({ type: "voice-state", memberId, connected, muted });
+    return { connected, muted: connected && (room?.isMuted(memberId) ?? false) };
   }
 
-  /** Tells everyone the member's voice state as it is now: on only while packets flow. */
+  private stateFrame(room: VoiceRoom | undefined, memberId: string): Uint8Array {
+    return encode({ type: "voice-state", memberId, ...this.stateOf(room, memberId) });
+  }
+
+  /** Tells everyone, at every node, the member's voice state as it is now: on only while packets flow. */
   private broadcastState(conferenceId: string, memberId: string): void {
-    const frame = this.stateFrame(this.rooms.get(conferenceId), memberId);
-    this.conferences
-      .conference(conferenceId)
-      .then((c) => c.broadcast(frame))
-      .catch(() => {});
+    const { connected, muted } = this.stateOf(this.rooms.get(conferenceId), memberId);
+    this.conferences.announceVoiceState(conferenceId, memberId, connected, muted);
   }
 }

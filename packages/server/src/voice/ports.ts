@@ -71,3 +71,15 @@ export interface VoicePeer {
 export interface VoicePeerFactory {
   create(slots: number): Promise<VoicePeer>;
 }
+
+/**
+ * Voice frames between the nodes of a cluster (NATS in production): each node receives what is
+ * addressed to it, and nothing else. Frames are opaque bytes here (`relay/frame.ts` reads them).
+ */
+export interface VoiceRelay {
+  /** Sends one frame to each of these nodes, encoded once. Dropped, not queued, while the link is down. */
+  send(nodes: readonly string[], frame: Uint8Array): void;
+  /** Frames the other nodes sent to this one. */
+  onFrame: (frame: Uint8Array) => void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,67 @@
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { VoiceRelay } from "../voice/ports.ts";
+
+/** A node's voice subject. Node ids may hold dots (host names): base64url keeps one subject token. */
+export const voiceSubject = (nodeId: string) => `rt.voice.${Buffer.from(nodeId).toString("base64url")}`;
+
+/**
+ * Voice between nodes over its own NATS connection, apart from control: NATS disconnects a slow
+ * consumer, and a burst of voice must never cost a node its control events. Each node subscribes to
+ * its own subject only, so a frame reaches exactly the nodes it is sent to.
+ */
+export class NatsVoiceRelay implements VoiceRelay {
+  onFrame: (frame: Uint8Array) => void = () => {};
+  /** While NATS is away, voice is dropped: replaying seconds of old speech after a reconnect helps nobody. */
+  private up = true;
+  private closed = false;
+  /** Frames dropped because the link was down (for metrics). */
+  droppedWhileDown = 0;
+
+  private constructor(private readonly nc: NatsConnection) {}
+
+  static async connect(url: string, nodeId: string): Promise<NatsVoiceRelay> {
+    const nc = await connect({
+      servers: url,
+      name: `roundtable-voice-${nodeId}`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      // Reconnect quickly after a restart of nats-server: voice should come back within 2 s.
+      reconnectJitter: 50,
+      pingInterval: 5_000,
+    });
+    const relay = new NatsVoiceRelay(nc);
+    nc.subscribe(voiceSubject(nodeId), {
+      callback: (error, message) => {
+        if (!error) relay.onFrame(message.data);
+      },
+    });
+    void relay.followStatus();
+    return relay;
+  }
+
+  get connected(): boolean {
+    return this.up && !this.closed;
+  }
+
+  private async followStatus(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type === "disconnect") this.up = false;
+      else if (status.type === "reconnect") this.up = true;
+    }
+  }
+
+  send(nodes: readonly string[], frame: Uint8Array): void {
+    if (this.closed) return;
+    if (!this.up) {
+      this.droppedWhileDown += nodes.length;
+      return;
+    }
+    for (const node of nodes) this.nc.publish(voiceSubject(node), frame);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.nc.drain().catch(() => this.nc.close());
+  }
+}
