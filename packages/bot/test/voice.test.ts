@@ -1,83 +1,31 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
 import { test } from "node:test";
-import type { ConferenceClient } from "@roundtable/client-core";
-import { VoiceSession } from "@roundtable/client-core";
 import { startTestServer } from "../../server/test/harness.ts";
-import { openClient } from "../src/connect.ts";
-import { type ReceiveCounters, WeriftMediaEngine } from "../src/WeriftMediaEngine.ts";
-
-/** `shared/` sits beside the repository (CI clones it there). */
-const SPEECH = resolve(import.meta.dirname, "../../../../shared/fixtures/speech.wav");
-/** One second of 20 ms frames. */
-const SECOND = 50;
-
-interface Member {
-  id: string;
-  client: ConferenceClient;
-  engine: WeriftMediaEngine;
-  session: VoiceSession;
-  offers: number;
-}
-
-const rmsOf = (c: ReceiveCounters) => (c.samples === 0 ? 0 : Math.sqrt(c.sumSquares / c.samples));
-const totalPackets = (m: Member) => m.engine.stats().slots.reduce((sum, s) => sum + s.packets, 0);
-
-/**
- * Resolves once `ready()` holds, checking it whenever a packet arrives or a room changes: the
- * test follows counters and messages, never the clock. The timeout only turns a hang into a failure.
- */
-function until(members: Member[], ready: () => boolean, what: string, timeoutMs = 8000): Promise<void> {
-  if (ready()) return Promise.resolve();
-  return new Promise((resolvePromise, reject) => {
-    const offs: (() => void)[] = [];
-    const done = (error?: Error) => {
-      clearTimeout(timer);
-      for (const off of offs) off();
-      if (error) reject(error);
-      else resolvePromise();
-    };
-    const check = () => {
-      if (ready()) done();
-    };
-    const timer = setTimeout(() => done(new Error(`timed out waiting until ${what}`)), timeoutMs);
-    for (const m of members) {
-      offs.push(m.engine.on("packet", check), m.engine.on("state", check), m.client.room.on("change", check));
-    }
-  });
-}
+import {
+  closeMembers,
+  LOOPBACK_RTC,
+  rmsOf,
+  SECOND,
+  SPEECH,
+  totalPackets,
+  until,
+  type VoiceMember,
+  voiceMember,
+} from "./voiceMembers.ts";
 
 test("voice through the server: to all, a whisper to one, back to all, without renegotiating", {
   skip: !existsSync(SPEECH) && `missing ${SPEECH}`,
   timeout: 60_000,
 }, async () => {
-  const t = await startTestServer({ RTC_LISTEN_ADDRESS: "127.0.0.1", RTC_ANNOUNCED_ADDRESSES: "127.0.0.1" });
-  const members: Member[] = [];
+  const t = await startTestServer(LOOPBACK_RTC);
+  const members: VoiceMember[] = [];
   const playback = new AbortController();
   try {
     const conference = await t.api.createConference("Voices");
     await t.api.build(conference.id, conference.hostToken);
-    for (const name of ["Ana", "Ben", "Cleo"]) {
-      const registered = await t.api.register(conference.id, { name });
-      const client = await openClient(t.api, conference.id, registered.token);
-      const engine = new WeriftMediaEngine({
-        bindAddress: "127.0.0.1",
-        memberOf: (slot) => client.room.memberInSlot(slot),
-      });
-      const member: Member = {
-        id: registered.memberId,
-        client,
-        engine,
-        session: new VoiceSession(client, engine),
-        offers: 0,
-      };
-      client.on("message", (m) => {
-        if (m.type === "voice-offer") member.offers++;
-      });
-      members.push(member);
-    }
-    const [a, b, c] = members as [Member, Member, Member];
+    for (const name of ["Ana", "Ben", "Cleo"]) members.push(await voiceMember(t.api, conference.id, name));
+    const [a, b, c] = members as [VoiceMember, VoiceMember, VoiceMember];
     for (const m of members) m.session.start();
     await until(members, () => members.every((m) => m.engine.state === "connected"), "every peer connected");
 
@@ -141,10 +89,7 @@ test("voice through the server: to all, a whisper to one, back to all, without r
     assert.ok(sent >= 3 * SECOND, `Ana sent ${sent} packets`);
   } finally {
     playback.abort();
-    for (const m of members) {
-      m.session.stop();
-      m.client.close();
-    }
+    closeMembers(members);
     await t.stop();
   }
 });
