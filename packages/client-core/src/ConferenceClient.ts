@@ -3,6 +3,7 @@ import {
   CLOSE_CODES,
   type ClientMessage,
   LIMITS,
+  PROTOCOL_VERSION,
   parseServerMessage,
   SendTextMessage,
   type ServerMessage,
@@ -31,6 +32,11 @@ export type ConnectionStatus =
   | "refused"
   /** The host ended the conference: no retry. */
   | "ended"
+  /**
+   * The server speaks another protocol version (it was upgraded while this page was open): no
+   * retry; the page must reload to get the client that matches.
+   */
+  | "outdated"
   /** Closed by `close()`. */
   | "closed";
 
@@ -143,7 +149,12 @@ export class ConferenceClient extends Emitter<ClientEvents> {
 
   /** Closed for good: by `close()`, by the server refusing this member, or because the conference ended. */
   get isFinal(): boolean {
-    return this.status === "closed" || this.status === "refused" || this.status === "ended";
+    return (
+      this.status === "closed" ||
+      this.status === "refused" ||
+      this.status === "ended" ||
+      this.status === "outdated"
+    );
   }
 
   /**
@@ -250,6 +261,10 @@ export class ConferenceClient extends Emitter<ClientEvents> {
     this.room.apply(message);
     switch (message.type) {
       case "hello":
+        if (message.protocolVersion !== PROTOCOL_VERSION) {
+          this.becomeOutdated(message.protocolVersion);
+          return;
+        }
         this.attempt = 0;
         break;
       case "history":
@@ -319,6 +334,25 @@ export class ConferenceClient extends Emitter<ClientEvents> {
     socket.onmessage = null;
     socket.onclose = null;
     socket.close(CLOSE_CODES.normal, "no answer");
+  }
+
+  /** A rolling upgrade reached this member's node: nothing is sent to a server that reads it otherwise. */
+  private becomeOutdated(serverVersion: number): void {
+    const socket = this.socket;
+    this.socket = undefined;
+    this.cancelProbe?.();
+    this.cancelProbe = undefined;
+    if (socket) {
+      socket.onclose = null;
+      socket.close(CLOSE_CODES.normal, "protocol version mismatch");
+    }
+    this.setStatus("outdated");
+    this.failPending(
+      new ApiError(
+        "outdated",
+        `the server speaks protocol ${serverVersion}, this page ${PROTOCOL_VERSION}: reload the page`,
+      ),
+    );
   }
 
   private onClose(socket: WebSocketLike, code: number, reason: string): void {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { CLOSE_CODES } from "@roundtable/protocol";
-import { aText, attach, clientOverFakeSockets, ManualScheduler } from "./builders.ts";
+import { CLOSE_CODES, PROTOCOL_VERSION } from "@roundtable/protocol";
+import { aText, attach, clientOverFakeSockets, hello, ManualScheduler } from "./builders.ts";
 
 function setup() {
   const scheduler = new ManualScheduler();
@@ -251,4 +251,19 @@ test("an outbox restored from a previous page goes out under its own clientIds, 
   last().receive({ type: "error", code: "rate_limited", message: "slow down", clientId: "old-2" });
   assert.deepEqual(client.outbox, []);
   assert.deepEqual(errors, ["rate_limited"], "a restored text that fails is reported, not dropped silently");
+});
+
+test("a server speaking another protocol version is final: no retry, nothing sent, pending sends fail", async () => {
+  const { client, last, scheduler, sockets, statuses } = setup();
+  client.connect();
+  const queued = client.sendText("all", "before the upgrade");
+  const socket = last();
+  socket.receive({ ...hello("a", "built"), protocolVersion: PROTOCOL_VERSION + 1 });
+  assert.equal(client.status, "outdated");
+  assert.equal(client.isFinal, true);
+  await assert.rejects(queued, { code: "outdated" });
+  assert.equal(socket.sent.length, 0, "nothing went to a server that reads it otherwise");
+  scheduler.runAll();
+  assert.equal(sockets.length, 1, "no reconnect");
+  assert.deepEqual(statuses, ["outdated"]);
 });

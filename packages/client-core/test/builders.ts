@@ -1,4 +1,5 @@
 import type { MemberInfo, ServerMessage, TextMessage } from "@roundtable/protocol";
+import { PROTOCOL_VERSION } from "@roundtable/protocol";
 import { RoundtableApi } from "../src/api.ts";
 import { ConferenceClient } from "../src/ConferenceClient.ts";
 import type { Scheduler, WebSocketLike } from "../src/ports.ts";
@@ -28,7 +29,7 @@ export const hello = (
 ) =>
   ({
     type: "hello",
-    protocolVersion: 1,
+    protocolVersion: PROTOCOL_VERSION,
     memberId,
     conference: { id: "c1", title: "Standup", state },
     online,

@@ -19,6 +19,8 @@ function useSecondsUntil(at: number | undefined): number | undefined {
 function lostHeadline(closeCode: number | undefined): string {
   if (closeCode === CLOSE_CODES.serviceRestart) return "The server is restarting — back in a moment…";
   if (closeCode === CLOSE_CODES.rateLimited) return "Too much at once — reconnecting…";
+  // The server could not reach its own storage: nothing the member did, nothing they can fix.
+  if (closeCode === CLOSE_CODES.tryAgainLater) return "Server trouble — retrying…";
   return "Connection lost — trying again…";
 }
 
@@ -70,6 +72,21 @@ export function StatusBanner({
             Try now
           </button>
         )}
+      </div>
+    );
+  if (status === "outdated")
+    return (
+      <div class="banner banner-error" role="alert" data-testid="connection-banner" data-status={status}>
+        Roundtable was updated while this page was open.{" "}
+        <button
+          type="button"
+          class="button button-primary button-small banner-action"
+          data-testid="reload"
+          onClick={() => location.reload()}
+        >
+          Reload
+        </button>{" "}
+        to rejoin: your seat and texts are kept.
       </div>
     );
   if (status === "refused")

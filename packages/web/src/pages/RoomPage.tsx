@@ -26,6 +26,7 @@ const STATUS_LABEL: Record<ConnectionStatus, string> = {
   reconnecting: "Reconnecting…",
   refused: "Not admitted",
   ended: "Ended",
+  outdated: "Reload needed",
   closed: "Disconnected",
 };
 
@@ -119,7 +120,7 @@ export function RoomPage({ conferenceId }: { conferenceId: string }) {
         {banner}
         {view.phase === "lobby" ? (
           <Lobby title={view.title} seats={view.seats} selfId={view.selfId} />
-        ) : status === "refused" ? null : (
+        ) : status === "refused" || status === "outdated" ? null : (
           <p class="loading" role="status">
             <span class="spinner" aria-hidden="true" />
             Connecting to the conference…
