@@ -136,6 +136,13 @@ test("voice across three nodes: to all, a whisper to one node's member, back to 
       `node c received ${relayOf(c).received} frames for ${sent} packets`,
     );
     assert.equal(relayOf(a).received, 0, "nobody else spoke: nothing came to Ana's node");
+    // The operator sees the same at each node.
+    const page = await (await fetch(`${b.baseUrl}/metrics`)).text();
+    assert.ok(
+      page.includes(`roundtable_voice_relay_frames_total{direction="received"} ${relayOf(b).received}`),
+    );
+    assert.match(page, /roundtable_nats_up\{connection="voice"\} 1/);
+    assert.match(page, /roundtable_nats_up\{connection="control"\} 1/);
     assert.deepEqual(
       members.map((m) => m.offers),
       [1, 1, 1, 1],

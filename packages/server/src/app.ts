@@ -20,6 +20,7 @@ import type { Config } from "./config.ts";
 import { avatarRoutes } from "./http/avatarRoutes.ts";
 import { conferenceRoutes } from "./http/conferenceRoutes.ts";
 import { toHttpError } from "./http/errors.ts";
+import { metricsRoute } from "./http/metricsRoute.ts";
 import { pageRoutes } from "./http/pageRoutes.ts";
 import { addSecurityHeaders, setSecurityHeaders } from "./http/securityHeaders.ts";
 import { SocketGuard } from "./signalling/SocketGuard.ts";
@@ -107,7 +108,8 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
               }),
             },
           },
-    trustProxy: false,
+    // Behind a load balancer, the per-address limits must see the client, not the balancer.
+    trustProxy: typeof config.trustProxy === "number" ? hopsOf(config.trustProxy) : config.trustProxy,
     // Malformed URLs and over-long parameters are refused by Fastify before any route or error
     // handler runs: answer them with the documented error body and headers all the same.
     frameworkErrors: (error, _request, frameworkReply) => {
@@ -146,6 +148,18 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     registrationsPerMinute: config.http.registrationsPerMinute,
   });
   avatarRoutes(app, avatars);
+  metricsRoute(
+    app,
+    {
+      service,
+      voice,
+      sockets: () => app.websocketServer.clients.size,
+      ...(bus instanceof NatsBus && relay
+        ? { nats: { control: () => bus.connected, voice: () => relay.connected } }
+        : {}),
+    },
+    config.metricsToken,
+  );
   socketRoute(app, service, voice, guard);
   await pageRoutes(app, config.webDir);
   app.addHook("onReady", async () => {
@@ -189,6 +203,11 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     return closing;
   };
   return { app, service, voice, guard, store, relay, close };
+}
+
+/** Believes X-Forwarded-For for this many proxies nearest the server. */
+function hopsOf(count: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < count;
 }
 
 /** Whether `promise` settled within `ms` milliseconds; the timer never holds the process open. */

@@ -17,6 +17,13 @@ export interface Config {
   natsUrl: string | undefined;
   /** This node's name in the cluster (NODE_ID; default: host name and port). */
   nodeId: string;
+  /**
+   * Which proxies' X-Forwarded-For to believe (TRUST_PROXY): false (none, the default), true (any),
+   * a hop count, or their addresses/CIDRs. Per-address limits then see the real client address.
+   */
+  trustProxy: boolean | number | string[];
+  /** When set, GET /metrics answers only `Authorization: Bearer <token>` (METRICS_TOKEN). */
+  metricsToken: string | undefined;
   /** Base URL used in invite and host links; derived from each request's Host when unset. */
   publicUrl: string | undefined;
   /** Built web UI to serve; the API alone runs when it is missing. */
@@ -58,6 +65,16 @@ function natsUrl(raw: string | undefined): string | undefined {
   return raw;
 }
 
+function trustProxy(raw: string | undefined): boolean | number | string[] {
+  if (!raw || raw === "false") return false;
+  if (raw === "true") return true;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  return raw
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+}
+
 function databaseUrl(raw: string | undefined): string | undefined {
   if (!raw) return undefined;
   if (!/^postgres(ql)?:\/\//.test(raw)) throw new TypeError("DATABASE_URL must be a postgres:// URL");
@@ -74,6 +91,8 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: databaseUrl(env.DATABASE_URL),
     natsUrl: natsUrl(env.NATS_URL),
     nodeId: env.NODE_ID || `${hostname()}-${env.PORT || 3000}`,
+    trustProxy: trustProxy(env.TRUST_PROXY),
+    metricsToken: env.METRICS_TOKEN || undefined,
     publicUrl: env.PUBLIC_URL?.replace(/\/+$/, "") || undefined,
     webDir: resolve(env.WEB_DIR || join(root, "packages/web/dist")),
     logLevel: env.LOG_LEVEL || "info",

@@ -70,11 +70,26 @@ const memberSubject = (conferenceId: string, memberId: string) =>
  */
 export class NatsBus implements ClusterBus {
   private closed = false;
+  private up = true;
 
   private constructor(
     private readonly nc: NatsConnection,
     private readonly nodeId: string,
-  ) {}
+  ) {
+    void this.followStatus();
+  }
+
+  /** Whether the connection to NATS is up now (metrics). */
+  get connected(): boolean {
+    return this.up && !this.closed;
+  }
+
+  private async followStatus(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type === "disconnect") this.up = false;
+      else if (status.type === "reconnect") this.up = true;
+    }
+  }
 
   static async connect(url: string, nodeId: string): Promise<NatsBus> {
     const nc = await connect({

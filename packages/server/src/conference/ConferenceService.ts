@@ -155,6 +155,33 @@ export class ConferenceService {
     return this.loaded.size;
   }
 
+  /** Texts stored through this node. */
+  get textsStored(): number {
+    return this.texts.stored;
+  }
+
+  /** What this node holds now: conferences, their members, and those connected here (metrics). */
+  async held(): Promise<{ conferences: number; members: number; connected: number }> {
+    const held = { conferences: 0, members: 0, connected: 0 };
+    for (const result of await Promise.allSettled(this.loaded.values())) {
+      if (result.status !== "fulfilled") continue;
+      held.conferences++;
+      held.members += result.value.memberCount;
+      held.connected += result.value.localOnlineIds().length;
+    }
+    return held;
+  }
+
+  /** Whether the store answers a query now (metrics; never throws). */
+  async storeHealthy(): Promise<boolean> {
+    try {
+      await this.store.countOpenConferences();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** The conference, loaded from the store once and kept in memory until it ends. */
   async conference(id: string): Promise<Conference> {
     let pending = this.loaded.get(id);

@@ -12,6 +12,8 @@ import type { MessageRecord } from "./records.ts";
  * replaying what a member may see when they connect or resume.
  */
 export class TextLog {
+  /** Texts this node stored (not counting repeats), for metrics. */
+  stored = 0;
   /** Texts being stored, by conference/sender/clientId: a retransmission racing the original waits for it. */
   private readonly inFlight = new Map<string, Promise<MessageRecord>>();
 
@@ -110,6 +112,7 @@ export class TextLog {
       this.acknowledgeAgain(conference, fromId, record);
       return record;
     }
+    this.stored++;
     // In sequence order with the texts other nodes stored (a pool's writes, too, may finish out of order).
     conference.sequencer.text(record);
     const event = { kind: "text", message: record } as const;

@@ -61,6 +61,8 @@ export class VoiceService {
   /** Per conference/speaker in voice here, the other nodes their packets go to. */
   private readonly destinations = new Map<string, Destinations>();
   readonly relayed: RelayCounts = { sent: 0, received: 0, dropped: 0 };
+  /** Packets forwarded and dropped by rooms that have closed since (the open ones count their own). */
+  private readonly closedRooms = { forwarded: 0, dropped: 0 };
   private readonly stopListening: () => void;
 
   constructor(
@@ -96,6 +98,16 @@ export class VoiceService {
   /** Members in voice, by the socket that started it, and shared address budgets (tests, metrics). */
   get ownerCount(): number {
     return this.owners.size;
+  }
+
+  /** Packets sent to listeners here and packets dropped (flood guard) since this node started. */
+  packetTotals(): { forwarded: number; dropped: number } {
+    const totals = { ...this.closedRooms };
+    for (const room of this.rooms.values()) {
+      totals.forwarded += room.forwarded;
+      totals.dropped += room.dropped;
+    }
+    return totals;
   }
 
   get addressBudgetCount(): number {
@@ -276,7 +288,11 @@ export class VoiceService {
     if (!room?.has(memberId)) return;
     const wasFlowing = room.isFlowing(memberId);
     room.leave(memberId);
-    if (room.size === 0) this.rooms.delete(conferenceId);
+    if (room.size === 0) {
+      this.rooms.delete(conferenceId);
+      this.closedRooms.forwarded += room.forwarded;
+      this.closedRooms.dropped += room.dropped;
+    }
     const key = `${conferenceId}/${memberId}`;
     this.destinations.delete(key);
     this.releaseAddressBudget(key, this.owners.get(key)?.address);
