@@ -1,0 +1,63 @@
+/**
+ * A cluster as an operator runs it: node processes (the real `main.ts`, one port each) on one
+ * private PostgreSQL and one private NATS, behind nginx running the documented configuration. For
+ * the failure tests and the failover benchmark: a node here can be SIGKILLed.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { RoundtableApi } from "@roundtable/client-core";
+import { freePort, type ServerProcess, startServerProcess } from "../process/serverProcess.ts";
+import { TestNats } from "../services/TestNats.ts";
+import { TestNginx } from "../services/TestNginx.ts";
+import { TestPostgres } from "../services/TestPostgres.ts";
+
+export interface ProcessNode {
+  id: string;
+  process: ServerProcess;
+}
+
+export interface ProcessCluster {
+  nodes: ProcessNode[];
+  nginx: TestNginx;
+  nats: TestNats;
+  postgres: TestPostgres;
+  /** The API through nginx, as members reach it. */
+  api: RoundtableApi;
+  stop(): Promise<void>;
+}
+
+export async function startProcessCluster(
+  ids: string[],
+  env: Record<string, string> = {},
+): Promise<ProcessCluster> {
+  const [postgres, nats] = await Promise.all([TestPostgres.start(), TestNats.start()]);
+  const databaseUrl = await postgres.createDatabase();
+  const dataDir = await mkdtemp(join(tmpdir(), "rt-cluster-"));
+  const nodes: ProcessNode[] = [];
+  let nginx: TestNginx | undefined;
+  const stop = async () => {
+    await nginx?.stop();
+    await Promise.all(nodes.map((n) => n.process.stop()));
+    await Promise.all([nats.stop(), postgres.stop()]);
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  try {
+    for (const id of ids) {
+      // One after another: each start compiles the server, and two cores are all there is.
+      const process = await startServerProcess(await freePort(), join(dataDir, id), {
+        DATABASE_URL: databaseUrl,
+        NATS_URL: nats.url,
+        NODE_ID: id,
+        TRUST_PROXY: "127.0.0.1",
+        ...env,
+      });
+      nodes.push({ id, process });
+    }
+    nginx = await TestNginx.start(nodes.map((n) => new URL(n.process.baseUrl).host));
+    return { nodes, nginx, nats, postgres, api: new RoundtableApi(nginx.baseUrl), stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
