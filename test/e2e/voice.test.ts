@@ -15,9 +15,8 @@ import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Page } from "playwright-core";
 import { startTestServer, type TestServer } from "../../packages/server/test/harness.ts";
-import type { VoiceSlotStats } from "../../packages/web/src/room/RoomControls.ts";
 import { CHROMIUM_PATH as CHROMIUM, CHROMIUM_VOICE_ARGS, until } from "./chromium.ts";
-import { micArgs, RoomPages, seatOf } from "./voicePages.ts";
+import { micArgs, RoomPages, SECOND, seatOf, slotOf, voiceStats, waitForVoice } from "./voicePages.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const WEB_DIR = join(ROOT, "packages/web/dist");
@@ -36,51 +35,10 @@ const DENIED_ARGS = [
   "--deny-permission-prompts",
 ];
 
-/** Packets of 20 ms: 50 are one second of voice. */
-const SECOND = 50;
-
 const pages = new RoomPages();
 const { problems } = pages;
 let server: TestServer | undefined;
 const openRoom = (args: string[], label: string, roomUrl: string) => pages.open(args, label, roomUrl);
-
-function voiceStats(page: Page): Promise<VoiceSlotStats[]> {
-  return page.evaluate(() => {
-    if (!window.roundtable) throw new Error("window.roundtable is missing");
-    return window.roundtable.voiceStats();
-  });
-}
-
-/** The slot carrying `memberId` on this page, if any. */
-async function slotOf(page: Page, memberId: string): Promise<VoiceSlotStats | undefined> {
-  return (await voiceStats(page)).find((s) => s.memberId === memberId);
-}
-
-/**
- * Waits until `page` receives `memberId`'s voice: its slot's packet counter moves on by a second's
- * worth, and there is sound in it. Where that sound is measured depends on the listener's setting:
- * with spatial audio off the media element plays the voice, and Chromium's inbound-rtp audioLevel
- * and totalAudioEnergy show it; with spatial audio on (the default) the element is muted and WebAudio
- * plays the voice, and Chromium measures those two after the element's volume, so they stay 0: the
- * page's own WebAudio level (`level`) shows the sound instead.
- */
-async function waitForVoice(
-  page: Page,
-  memberId: string,
-  label: string,
-  spatial: boolean,
-): Promise<VoiceSlotStats> {
-  const first = await until(`${label} has a slot for the speaker`, () => slotOf(page, memberId));
-  let heard = false;
-  return until(`${label} receives audio`, async () => {
-    const now = await slotOf(page, memberId);
-    if (!now) return undefined;
-    if (spatial ? now.level > 0.01 : now.audioLevel > 0) heard = true;
-    const moving = now.slot !== first.slot || now.packetsReceived >= first.packetsReceived + SECOND;
-    const energy = spatial || now.totalAudioEnergy > first.totalAudioEnergy;
-    return moving && heard && energy ? now : undefined;
-  });
-}
 
 /** Records in the page whether `memberId`'s seat ever shows speaking from now on. */
 function watchSpeaking(page: Page, memberId: string): Promise<void> {

@@ -1,5 +1,9 @@
 import { type Browser, chromium, type LaunchOptions, type Page } from "playwright-core";
-import { CHROMIUM_PATH, CHROMIUM_VOICE_ARGS, WAIT_MS } from "./chromium.ts";
+import type { VoiceSlotStats } from "../../packages/web/src/room/RoomControls.ts";
+import { CHROMIUM_PATH, CHROMIUM_VOICE_ARGS, until, WAIT_MS } from "./chromium.ts";
+
+/** Packets of 20 ms: 50 are one second of voice. */
+export const SECOND = 50;
 
 /** A browser whose one fake microphone plays `wav` (looping), granted without a prompt. */
 export const micArgs = (wav: string) => [
@@ -51,3 +55,41 @@ export class RoomPages {
 
 export const seatOf = (page: Page, memberId: string) =>
   page.locator(`[data-testid=seat][data-member-id="${memberId}"]`);
+
+export function voiceStats(page: Page): Promise<VoiceSlotStats[]> {
+  return page.evaluate(() => {
+    if (!window.roundtable) throw new Error("window.roundtable is missing");
+    return window.roundtable.voiceStats();
+  });
+}
+
+/** The slot carrying `memberId` on this page, if any. */
+export async function slotOf(page: Page, memberId: string): Promise<VoiceSlotStats | undefined> {
+  return (await voiceStats(page)).find((s) => s.memberId === memberId);
+}
+
+/**
+ * Waits until `page` receives `memberId`'s voice: its slot's packet counter moves on by a second's
+ * worth, and there is sound in it. Where that sound is measured depends on the listener's setting:
+ * with spatial audio off the media element plays the voice, and Chromium's inbound-rtp audioLevel
+ * and totalAudioEnergy show it; with spatial audio on (the default) the element is muted and WebAudio
+ * plays the voice, and Chromium measures those two after the element's volume, so they stay 0: the
+ * page's own WebAudio level (`level`) shows the sound instead.
+ */
+export async function waitForVoice(
+  page: Page,
+  memberId: string,
+  label: string,
+  spatial: boolean,
+): Promise<VoiceSlotStats> {
+  const first = await until(`${label} has a slot for the speaker`, () => slotOf(page, memberId));
+  let heard = false;
+  return until(`${label} receives audio`, async () => {
+    const now = await slotOf(page, memberId);
+    if (!now) return undefined;
+    if (spatial ? now.level > 0.01 : now.audioLevel > 0) heard = true;
+    const moving = now.slot !== first.slot || now.packetsReceived >= first.packetsReceived + SECOND;
+    const energy = spatial || now.totalAudioEnergy > first.totalAudioEnergy;
+    return moving && heard && energy ? now : undefined;
+  });
+}
