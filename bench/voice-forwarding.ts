@@ -21,22 +21,14 @@
  * threads of this process (one thread holds only the speaker). Results: JSON on stdout (and in
  * bench/results/voice-forwarding.json), then a summary. A measurement, not a test.
  */
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { RoundtableApi } from "@roundtable/client-core";
 import { WIRE_OVERHEAD_BYTES } from "../packages/bot/src/WeriftMediaEngine.ts";
+import { type CpuWindow, cpuWindow } from "./lib/cpu.ts";
 import { CROWD_FROM_ONE_ADDRESS } from "./lib/crowdEnv.ts";
 import { memberName } from "./lib/names.ts";
 import { freePort, ServerProcess } from "./lib/serverProcess.ts";
@@ -82,14 +74,7 @@ if (!existsSync(wav)) throw new Error(`no speech file at ${wav} (shared/ must si
 
 type Memory = { rssKb: number; peakRssKb: number } | undefined;
 
-interface Window {
-  wallMs: number;
-  serverCpuMs: number;
-  /** This process (all bot threads). */
-  clientCpuMs: number;
-  /** CPU used by every other process on the machine (other work would skew the figures), in cores. */
-  otherCores: number;
-}
+type Window = Omit<CpuWindow, "perServerCpuMs">;
 
 interface RunResult {
   listeners: number;
@@ -125,59 +110,6 @@ interface RunResult {
 
 const sum = (bots: BotCounters[], key: "packets" | "bytes" | "lost" | "late") =>
   bots.reduce((s, b) => s + b[key], 0);
-
-/** Busy and total CPU time of the whole machine so far, in ms (from /proc/stat; USER_HZ = 100). */
-function machineCpuMs(): { busy: number; total: number } | undefined {
-  try {
-    const line = readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "";
-    const [, ...fields] = line.trim().split(/\s+/);
-    const n = fields.map(Number);
-    const total = n.slice(0, 8).reduce((s, x) => s + x, 0);
-    const idle = (n[3] ?? 0) + (n[4] ?? 0);
-    return { busy: (total - idle) * 10, total: total * 10 };
-  } catch {
-    return undefined;
-  }
-}
-
-function cpuWindow(server: ServerProcess) {
-  const wall = performance.now();
-  const serverCpu = server.cpuMs();
-  const client = process.cpuUsage();
-  const machine = machineCpuMs();
-  return (): Window => {
-    const end = server.cpuMs();
-    const used = process.cpuUsage(client);
-    const machineEnd = machineCpuMs();
-    if (serverCpu === undefined || end === undefined)
-      throw new Error("no /proc: cannot read the server's CPU time");
-    const wallMs = performance.now() - wall;
-    const serverCpuMs = end - serverCpu;
-    const clientCpuMs = (used.user + used.system) / 1000;
-    const machineBusy = machine && machineEnd ? machineEnd.busy - machine.busy : Number.NaN;
-    return {
-      wallMs: round(wallMs),
-      serverCpuMs,
-      clientCpuMs: round(clientCpuMs),
-      otherCores: round(Math.max(0, machineBusy - serverCpuMs - clientCpuMs) / wallMs, 2),
-    };
-  };
-}
-
-/** Polls the listeners' counters until none has changed for `quietMs`. */
-async function untilQuiet(pool: VoicePool, quietMs: number, maxMs: number) {
-  const started = performance.now();
-  let last = await pool.counters();
-  let lastChange = performance.now();
-  while (performance.now() - started < maxMs) {
-    await sleep(100);
-    const now = await pool.counters();
-    if (sum(now.listeners, "packets") !== sum(last.listeners, "packets")) lastChange = performance.now();
-    last = now;
-    if (performance.now() - lastChange >= quietMs) return last;
-  }
-  return last;
-}
 
 async function runOnce(listeners: number, profileDir: string | undefined): Promise<RunResult> {
   const dataDir = mkdtempSync(join(tmpdir(), "roundtable-voice-bench-"));
@@ -234,19 +166,19 @@ async function runOnce(listeners: number, profileDir: string | undefined): Promi
     // Let handshakes, RTCP and the connect traffic settle, then measure the silent room.
     await sleep(3000);
     const connectedIdle = server.memory();
-    const idleWindow = cpuWindow(server);
+    const idleWindow = cpuWindow([server]);
     await sleep(windowS * 1000);
     const idle = idleWindow();
 
     // The talk: the speaker plays for the window's length; the measurement runs until the last
     // packet has reached every listener, so a slow (or starved) listener cannot shift the count.
     const before = await pool.counters();
-    const talkWindow = cpuWindow(server);
+    const talkWindow = cpuWindow([server]);
     const played = pool.play(wav, Math.ceil(windowS / 10) + 1);
     await sleep(windowS * 1000);
     pool.stopPlaying();
     const speakerPlayed = await played;
-    const after = await untilQuiet(pool, 1000, 60_000);
+    const after = await pool.untilQuiet(1000, 60_000);
     const talk = talkWindow();
     const afterTalking = server.memory();
 

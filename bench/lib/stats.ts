@@ -17,6 +17,7 @@ export interface Summary {
   min: number;
   median: number;
   p95: number;
+  p99: number;
   max: number;
   mean: number;
 }
@@ -29,6 +30,7 @@ export function summarize(samples: readonly number[]): Summary {
     min: round(Math.min(...samples)),
     median: round(quantile(samples, 0.5)),
     p95: round(quantile(samples, 0.95)),
+    p99: round(quantile(samples, 0.99)),
     max: round(Math.max(...samples)),
     mean: round(mean),
   };

@@ -3,6 +3,16 @@
 export interface BotCredentials {
   memberId: string;
   token: string;
+  /** The node this bot connects to, when not the join message's. */
+  baseUrl?: string;
+  /** Notes when each packet arrives, by its payload, to compare arrivals between bots. */
+  recordArrivals?: boolean;
+}
+
+/** One bot's arrivals: [payload key, wall-clock ms] for each distinct payload received. */
+export interface BotArrivals {
+  memberId: string;
+  arrivals: [string, number][];
 }
 
 export type ToVoiceWorker =
@@ -19,6 +29,7 @@ export type ToVoiceWorker =
   | { type: "play"; path: string; loops: number }
   | { type: "stop-play" }
   | { type: "counters" }
+  | { type: "arrivals" }
   | { type: "close" };
 
 export interface BotCounters {
@@ -38,6 +49,7 @@ export type FromVoiceWorker =
   | { type: "ready" }
   | { type: "joined"; connected: number; failed: number; errors: string[]; joinMs: number[] }
   | { type: "counters"; bots: BotCounters[]; at: number }
+  | { type: "arrivals"; bots: BotArrivals[] }
   | { type: "played"; frames: number; sent: number; maxLateMs: number }
   | { type: "closed" }
   | { type: "fatal"; message: string };

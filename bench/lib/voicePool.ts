@@ -1,5 +1,12 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { startTsWorker } from "./tsWorker.ts";
-import type { BotCounters, BotCredentials, FromVoiceWorker, ToVoiceWorker } from "./voiceMessages.ts";
+import type {
+  BotArrivals,
+  BotCounters,
+  BotCredentials,
+  FromVoiceWorker,
+  ToVoiceWorker,
+} from "./voiceMessages.ts";
 import { WorkerMailbox } from "./WorkerMailbox.ts";
 
 type VoiceWorker = WorkerMailbox<ToVoiceWorker, FromVoiceWorker>;
@@ -77,6 +84,32 @@ export class VoicePool {
     const s = speaker?.bots[0];
     if (!s) throw new Error("the speaker bot is missing");
     return { speaker: s, listeners: rest.flatMap((r) => r.bots) };
+  }
+
+  /** Polls the listeners' counters until none has changed for `quietMs`: every packet has landed. */
+  async untilQuiet(
+    quietMs: number,
+    maxMs: number,
+  ): Promise<{ speaker: BotCounters; listeners: BotCounters[] }> {
+    const packets = (c: { listeners: BotCounters[] }) => c.listeners.reduce((s, b) => s + b.packets, 0);
+    const started = performance.now();
+    let last = await this.counters();
+    let lastChange = performance.now();
+    while (performance.now() - started < maxMs) {
+      await sleep(100);
+      const now = await this.counters();
+      if (packets(now) !== packets(last)) lastChange = performance.now();
+      last = now;
+      if (performance.now() - lastChange >= quietMs) return last;
+    }
+    return last;
+  }
+
+  /** What the recording bots noted: when each payload arrived. */
+  async arrivals(): Promise<BotArrivals[]> {
+    for (const w of this.all) w.send({ type: "arrivals" });
+    const replies = await Promise.all(this.all.map((w) => w.next("arrivals", 30_000)));
+    return replies.flatMap((r) => r.bots);
   }
 
   async closeBots(): Promise<void> {

@@ -18,7 +18,15 @@ interface Bot {
   client: ConferenceClient;
   engine: WeriftMediaEngine;
   session: VoiceSession;
+  /** Payload key -> wall-clock ms of arrival, when this bot records them. */
+  arrivals?: Map<string, number>;
 }
+
+/** Enough distinct packets for minutes of one voice. */
+const MAX_ARRIVALS = 30_000;
+/** A frame's first bytes and length tell it apart from the others of a run. */
+const payloadKey = (payload: Buffer) =>
+  `${payload.toString("base64", 0, Math.min(24, payload.length))}/${payload.length}`;
 
 let bots: Bot[] = [];
 let playback = new AbortController();
@@ -41,7 +49,12 @@ function connected(engine: WeriftMediaEngine, timeoutMs: number): Promise<void> 
 }
 
 async function join(message: Extract<ToVoiceWorker, { type: "join" }>): Promise<void> {
-  const api = new RoundtableApi(message.baseUrl);
+  const apis = new Map<string, RoundtableApi>();
+  const apiFor = (baseUrl: string) => {
+    const api = apis.get(baseUrl) ?? new RoundtableApi(baseUrl);
+    apis.set(baseUrl, api);
+    return api;
+  };
   const errors: string[] = [];
   const joinMs: number[] = [];
   let failed = 0;
@@ -49,6 +62,7 @@ async function join(message: Extract<ToVoiceWorker, { type: "join" }>): Promise<
     const started = performance.now();
     let bot: Bot | undefined;
     try {
+      const api = apiFor(m.baseUrl ?? message.baseUrl);
       const client = await openClient(api, message.conferenceId, m.token, message.timeoutMs);
       const engine = new WeriftMediaEngine({
         bindAddress: "127.0.0.1",
@@ -57,6 +71,15 @@ async function join(message: Extract<ToVoiceWorker, { type: "join" }>): Promise<
       });
       bot = { memberId: m.memberId, client, engine, session: new VoiceSession(client, engine) };
       bots.push(bot);
+      if (m.recordArrivals) {
+        const arrivals = new Map<string, number>();
+        bot.arrivals = arrivals;
+        engine.on("packet", ({ payload }) => {
+          const key = payloadKey(payload);
+          if (arrivals.size < MAX_ARRIVALS && !arrivals.has(key))
+            arrivals.set(key, performance.timeOrigin + performance.now());
+        });
+      }
       bot.session.start();
       await connected(engine, message.timeoutMs);
       joinMs.push(performance.now() - started);
@@ -120,6 +143,14 @@ port.on("message", (message: ToVoiceWorker) => {
         return;
       case "counters":
         post({ type: "counters", bots: counters(), at: performance.timeOrigin + performance.now() });
+        return;
+      case "arrivals":
+        post({
+          type: "arrivals",
+          bots: bots
+            .filter((b) => b.arrivals)
+            .map((b) => ({ memberId: b.memberId, arrivals: [...(b.arrivals ?? [])] })),
+        });
         return;
       case "close":
         return close();

@@ -19,10 +19,11 @@ export interface ProcessNode {
 
 export interface ProcessCluster {
   nodes: ProcessNode[];
-  nginx: TestNginx;
+  /** In front of the nodes, unless started without it. */
+  nginx: TestNginx | undefined;
   nats: TestNats;
   postgres: TestPostgres;
-  /** The API through nginx, as members reach it. */
+  /** The API through nginx, as members reach it (the first node's without nginx). */
   api: RoundtableApi;
   stop(): Promise<void>;
 }
@@ -30,6 +31,7 @@ export interface ProcessCluster {
 export async function startProcessCluster(
   ids: string[],
   env: Record<string, string> = {},
+  options: { nginx?: boolean } = {},
 ): Promise<ProcessCluster> {
   const [postgres, nats] = await Promise.all([TestPostgres.start(), TestNats.start()]);
   const databaseUrl = await postgres.createDatabase();
@@ -54,8 +56,10 @@ export async function startProcessCluster(
       });
       nodes.push({ id, process });
     }
-    nginx = await TestNginx.start(nodes.map((n) => new URL(n.process.baseUrl).host));
-    return { nodes, nginx, nats, postgres, api: new RoundtableApi(nginx.baseUrl), stop };
+    if (options.nginx !== false)
+      nginx = await TestNginx.start(nodes.map((n) => new URL(n.process.baseUrl).host));
+    const front = nginx?.baseUrl ?? (nodes[0] as ProcessNode).process.baseUrl;
+    return { nodes, nginx, nats, postgres, api: new RoundtableApi(front), stop };
   } catch (error) {
     await stop();
     throw error;

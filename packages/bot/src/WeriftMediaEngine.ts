@@ -70,8 +70,8 @@ export interface EngineStats {
 export type EngineState = "new" | "connecting" | "connected" | "disconnected" | "failed" | "closed";
 
 export interface EngineEvents extends Record<string, unknown> {
-  /** A packet arrived on a slot (after the counters were updated). */
-  packet: { slot: number; memberId: string | undefined };
+  /** A packet arrived on a slot (after the counters were updated); `payload` is the Opus frame, not to be kept. */
+  packet: { slot: number; memberId: string | undefined; payload: Buffer };
   state: EngineState;
 }
 
@@ -348,7 +348,7 @@ export class WeriftMediaEngine extends Emitter<EngineEvents> implements MediaEng
       memberId === undefined ? undefined : this.memberCounters(memberId),
     );
     if (pcm && this.mix) this.mix.add(slot.timeline.place(h.ssrc, h.timestamp, this.position(now)), pcm);
-    this.emit("packet", { slot: index, memberId });
+    this.emit("packet", { slot: index, memberId, payload: rtp.payload });
   }
 
   private memberCounters(memberId: string): ReceiveCounters {
