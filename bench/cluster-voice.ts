@@ -99,7 +99,8 @@ function addedBetweenNodes(arrivals: BotArrivals[], nodeOf: Map<string, number>)
     const node = nodeOf.get(bot.memberId) ?? 0;
     const packets = byNode.get(node) ?? new Map<string, number[]>();
     byNode.set(node, packets);
-    for (const [key, at] of bot.arrivals) packets.set(key, [...(packets.get(key) ?? []), at]);
+    for (const [key, at] of bot.arrivals)
+      if (Number.isFinite(at)) packets.set(key, [...(packets.get(key) ?? []), at]);
   }
   const local = byNode.get(0);
   const added: number[] = [];

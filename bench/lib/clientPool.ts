@@ -34,12 +34,19 @@ export class ClientPool {
     urls: readonly string[],
     concurrencyPerWorker: number,
     timeoutMs: number,
+    watch?: string,
   ): Promise<ConnectedReport[]> {
     const shares = this.workers.map(() => [] as string[]);
     for (const [i, url] of urls.entries()) shares[i % shares.length]?.push(url);
     this.workers.forEach((w, i) => {
       w.discard("built");
-      w.send({ type: "connect", urls: shares[i] ?? [], concurrency: concurrencyPerWorker, timeoutMs });
+      w.send({
+        type: "connect",
+        urls: shares[i] ?? [],
+        concurrency: concurrencyPerWorker,
+        timeoutMs,
+        ...(watch === undefined ? {} : { watch }),
+      });
     });
     return Promise.all(this.workers.map((w) => w.next("connected", timeoutMs + 30_000)));
   }

@@ -12,7 +12,8 @@ if (!port) throw new Error("clientWorker.ts must run in a worker thread");
 const { index } = workerData as { index: number };
 
 const HISTORY = Buffer.from('{"type":"history"');
-const BUILD = Buffer.from('{"type":"build"');
+/** The frame whose arrival each client notes: the build message unless the benchmark asks for another. */
+let watched = Buffer.from('{"type":"build"');
 
 const now = () => performance.timeOrigin + performance.now();
 const post = (message: FromWorker) => port.postMessage(message);
@@ -64,7 +65,7 @@ function onFrame(client: Client, raw: WebSocket.RawData): void {
   lastFrameAt = at;
   frames++;
   bytes += data.length;
-  if (!client.gotBuild && startsWith(data, BUILD)) {
+  if (!client.gotBuild && startsWith(data, watched)) {
     client.gotBuild = true;
     arrivals.push(at);
     frameBytes.push(data.length);
@@ -173,6 +174,7 @@ port.on("message", (message: ToWorker) => {
         lastFrameAt = 0;
         frames = 0;
         bytes = 0;
+        watched = Buffer.from(message.watch ?? '{"type":"build"');
         await connect(message.urls, message.concurrency, message.timeoutMs);
         return;
       case "status":

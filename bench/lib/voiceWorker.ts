@@ -76,8 +76,9 @@ async function join(message: Extract<ToVoiceWorker, { type: "join" }>): Promise<
         bot.arrivals = arrivals;
         engine.on("packet", ({ payload }) => {
           const key = payloadKey(payload);
-          if (arrivals.size < MAX_ARRIVALS && !arrivals.has(key))
-            arrivals.set(key, performance.timeOrigin + performance.now());
+          // A payload seen twice (a frame repeated in a later loop of the file) tells nothing.
+          if (arrivals.has(key)) arrivals.set(key, Number.NaN);
+          else if (arrivals.size < MAX_ARRIVALS) arrivals.set(key, performance.timeOrigin + performance.now());
         });
       }
       bot.session.start();

@@ -1,8 +1,12 @@
 /** Messages between the benchmark's main thread and its client worker threads. */
 
 export type ToWorker =
-  /** Close any previous clients, then open one WebSocket per URL, at most `concurrency` attaching at once. */
-  | { type: "connect"; urls: string[]; concurrency: number; timeoutMs: number }
+  /**
+   * Close any previous clients, then open one WebSocket per URL, at most `concurrency` attaching at
+   * once. Each client notes when the first frame starting with `watch` (default: the build message)
+   * arrives.
+   */
+  | { type: "connect"; urls: string[]; concurrency: number; timeoutMs: number; watch?: string }
   /** Asks for the time the last frame of any kind arrived (to wait until the server has gone quiet). */
   | { type: "status" }
   /** Asks for the build arrivals so far, complete or not (on timeout). */
@@ -30,7 +34,7 @@ export interface StatusReport {
 
 export interface BuiltReport {
   type: "built";
-  /** Wall-clock ms at which each client had the complete build frame, one per client that got it. */
+  /** Wall-clock ms at which each client had the complete watched frame, one per client that got it. */
   arrivals: number[];
   expected: number;
   /** Byte length of each build frame seen (all should be equal). */

@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { connect } from "@nats-io/transport-node";
 import {
   closeMembers,
   SECOND,
@@ -18,7 +17,7 @@ import {
   voiceMember,
 } from "../../packages/bot/test/voiceMembers.ts";
 import { GENEROUS_LIMITS } from "../../packages/server/test/harness.ts";
-import { type ProcessCluster, startProcessCluster } from "./processCluster.ts";
+import { placement, type ProcessCluster, startProcessCluster } from "./processCluster.ts";
 
 let cluster: ProcessCluster;
 before(async () => {
@@ -27,33 +26,6 @@ before(async () => {
 after(async () => {
   await cluster?.stop();
 });
-
-/** Which node each member's socket is on, as the nodes tell each other (a roll call on the bus). */
-async function placement(conferenceId: string, memberIds: string[]): Promise<Map<string, string>> {
-  const spy = await connect({ servers: cluster.nats.url });
-  const where = new Map<string, string>();
-  const subject = `rt.conference.${conferenceId}.events`;
-  const complete = new Promise<void>((resolve) => {
-    spy.subscribe(subject, {
-      callback: (_error, message) => {
-        const { event } = message.json<{ event: { kind: string; node?: string; online?: string[] } }>();
-        if (event.kind !== "presence" || !event.node) return;
-        for (const id of event.online ?? []) where.set(id, event.node);
-        if (memberIds.every((id) => where.has(id))) resolve();
-      },
-    });
-  });
-  spy.publish(subject, JSON.stringify({ from: "test-spy", event: { kind: "roll-call" } }));
-  try {
-    await Promise.race([
-      complete,
-      new Promise((_, reject) => setTimeout(() => reject(new Error("no full roll call")), 10_000)),
-    ]);
-  } finally {
-    await spy.close();
-  }
-  return where;
-}
 
 const chatOf = (m: VoiceMember) => m.client.room.chat.map((e) => e.message);
 
@@ -67,9 +39,16 @@ test("SIGKILL of a node: its members come back through nginx on another node; no
   try {
     const conference = await api.createConference("Failover");
     await api.build(conference.id, conference.hostToken);
-    for (const name of ["Ana", "Ben", "Cleo", "Dan", "Eve", "Finn"])
-      members.push(await voiceMember(api, conference.id, name));
+    // nginx picks a member's node by their token: with eight, a node holding nobody else's is rare
+    // and a node holding everyone practically impossible (3 in 3^8).
+    const tokens: string[] = [];
+    for (const name of ["Ana", "Ben", "Cleo", "Dan", "Eve", "Finn", "Gus", "Hal"]) {
+      const member = await voiceMember(api, conference.id, name);
+      members.push(member);
+      tokens.push(member.token);
+    }
     const where = await placement(
+      cluster.nats.url,
       conference.id,
       members.map((m) => m.id),
     );
@@ -204,6 +183,10 @@ test("SIGKILL of a node: its members come back through nginx on another node; no
       seats.map((_, i) => (seats[0] ?? 0) + i),
       "no seat forked or skipped",
     );
+    // nginx logged every socket, and no member's token with it.
+    const log = cluster.nginx?.accessLog() ?? "";
+    assert.match(log, /"GET \/api\/conferences\/[^/ ]+\/ws" 101/);
+    for (const token of tokens) assert.ok(!log.includes(token), "no token in nginx's log");
   } finally {
     playback.abort();
     closeMembers(members);

@@ -6,6 +6,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
 import { RoundtableApi } from "@roundtable/client-core";
 import { freePort, type ServerProcess, startServerProcess } from "../process/serverProcess.ts";
 import { TestNats } from "../services/TestNats.ts";
@@ -64,4 +65,35 @@ export async function startProcessCluster(
     await stop();
     throw error;
   }
+}
+
+/** Which node each member's socket is on, as the nodes tell each other (a roll call on the bus). */
+export async function placement(
+  natsUrl: string,
+  conferenceId: string,
+  memberIds: string[],
+): Promise<Map<string, string>> {
+  const spy = await connect({ servers: natsUrl });
+  const where = new Map<string, string>();
+  const subject = `rt.conference.${conferenceId}.events`;
+  const complete = new Promise<void>((resolve) => {
+    spy.subscribe(subject, {
+      callback: (_error, message) => {
+        const { event } = message.json<{ event: { kind: string; node?: string; online?: string[] } }>();
+        if (event.kind !== "presence" || !event.node) return;
+        for (const id of event.online ?? []) where.set(id, event.node);
+        if (memberIds.every((id) => where.has(id))) resolve();
+      },
+    });
+  });
+  spy.publish(subject, JSON.stringify({ from: "test-spy", event: { kind: "roll-call" } }));
+  try {
+    await Promise.race([
+      complete,
+      new Promise((_, reject) => setTimeout(() => reject(new Error("no full roll call")), 10_000)),
+    ]);
+  } finally {
+    await spy.close();
+  }
+  return where;
 }

@@ -13,17 +13,24 @@ const BINARY = ["/usr/sbin/nginx", "/usr/bin/nginx"].find((p) => existsSync(p));
 const SITE = resolve(import.meta.dirname, "../../deploy/nginx-roundtable.conf");
 
 /** The documented site with these upstreams and this port: what an operator would write. */
-export function siteFor(upstreams: string[], port: number): string {
+export function siteFor(upstreams: string[], port: number, accessLog: string): string {
   const isUpstream = (line: string) => /^\s+server \S+ max_fails/.test(line);
   const lines = readFileSync(SITE, "utf8").split("\n");
   const first = lines.findIndex(isUpstream);
   const listen = lines.findIndex((line) => /^\s+listen 8080;$/.test(line));
-  if (first < 0 || listen < 0) throw new Error("deploy/nginx-roundtable.conf changed shape: update siteFor");
+  const log = lines.findIndex((line) => /^\s+access_log \S+ roundtable;$/.test(line));
+  if (first < 0 || listen < 0 || log < 0)
+    throw new Error("deploy/nginx-roundtable.conf changed shape: update siteFor");
   lines[listen] = `    listen 127.0.0.1:${port};`;
+  lines[log] = `    access_log ${accessLog} roundtable;`;
+  // Each upstream block's server lines, replaced by this cluster's nodes.
   const servers = upstreams.map((u) => `    server ${u} max_fails=1 fail_timeout=5s;`);
-  const kept = lines.filter((line) => !isUpstream(line));
-  kept.splice(first, 0, ...servers);
-  return kept.join("\n");
+  const out: string[] = [];
+  for (const [i, line] of lines.entries()) {
+    if (!isUpstream(line)) out.push(line);
+    else if (!isUpstream(lines[i - 1] ?? "")) out.push(...servers);
+  }
+  return out.join("\n");
 }
 
 export class TestNginx {
@@ -42,7 +49,7 @@ export class TestNginx {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), "rt-nginx-"));
     mkdirSync(join(dir, "logs"));
-    writeFileSync(join(dir, "site.conf"), siteFor(upstreams, port));
+    writeFileSync(join(dir, "site.conf"), siteFor(upstreams, port, join(dir, "logs", "access.log")));
     // What a distribution's nginx.conf gives around a site, with every path inside this folder.
     writeFileSync(
       join(dir, "nginx.conf"),
@@ -83,6 +90,12 @@ export class TestNginx {
         await new Promise((r) => setTimeout(r, 50));
       }
     }
+  }
+
+  /** What nginx logged of the requests it passed on. */
+  accessLog(): string {
+    const path = join(this.dir, "logs", "access.log");
+    return existsSync(path) ? readFileSync(path, "utf8") : "";
   }
 
   async stop(): Promise<void> {

@@ -14,6 +14,7 @@ export const LOOPBACK_RTC = { RTC_LISTEN_ADDRESS: "127.0.0.1", RTC_ANNOUNCED_ADD
 
 export interface VoiceMember {
   id: string;
+  token: string;
   client: ConferenceClient;
   engine: WeriftMediaEngine;
   session: VoiceSession;
@@ -38,6 +39,7 @@ export async function voiceMember(
   });
   const member: VoiceMember = {
     id: registered.memberId,
+    token: registered.token,
     client,
     engine,
     session: new VoiceSession(client, engine),

@@ -20,7 +20,7 @@ export class NatsVoiceRelay implements VoiceRelay {
   private constructor(private readonly nc: NatsConnection) {}
 
   static async connect(url: string, nodeId: string): Promise<NatsVoiceRelay> {
-    const nc = await connect({
+    const options = {
       servers: url,
       name: `roundtable-voice-${nodeId}`,
       maxReconnectAttempts: -1,
@@ -28,7 +28,12 @@ export class NatsVoiceRelay implements VoiceRelay {
       // Reconnect quickly after a restart of nats-server: voice should come back within 2 s.
       reconnectJitter: 50,
       pingInterval: 5_000,
-    });
+      // nats.js writes what was published in a microtask, which runs only after this node's own
+      // fan-out to its listeners (milliseconds for hundreds): a limit of one byte writes each frame
+      // at once, so other nodes start their fan-out in parallel. (Undocumented in the typings.)
+      pendingLimit: 1,
+    };
+    const nc = await connect(options);
     const relay = new NatsVoiceRelay(nc);
     nc.subscribe(voiceSubject(nodeId), {
       callback: (error, message) => {
