@@ -21,6 +21,7 @@ import { parseServerMessage } from "@roundtable/protocol";
 import { ClientPool } from "./lib/clientPool.ts";
 import { CROWD_FROM_ONE_ADDRESS } from "./lib/crowdEnv.ts";
 import { memberName } from "./lib/names.ts";
+import { positiveInt } from "./lib/report.ts";
 import { freePort, ServerProcess } from "./lib/serverProcess.ts";
 import { mapLimit, nowMs, round, type Summary, summarize } from "./lib/stats.ts";
 
@@ -42,13 +43,6 @@ const { values: flags } = parseArgs({
     out: { type: "string", default: join(root, "bench/results/build-broadcast.json") },
   },
 });
-
-function positiveInt(name: string, raw: string | undefined): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1)
-    throw new TypeError(`--${name} must be a positive whole number, got "${raw}"`);
-  return n;
-}
 
 const members = positiveInt("members", flags.members);
 const reps = positiveInt("reps", flags.reps);

@@ -12,9 +12,8 @@
  * Results: JSON on stdout and in bench/results/cluster-fanout.json, then a summary. A measurement,
  * not a test.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { RoundtableApi } from "@roundtable/client-core";
@@ -23,6 +22,7 @@ import { startProcessCluster } from "../test/cluster/processCluster.ts";
 import { ClientPool } from "./lib/clientPool.ts";
 import { CROWD_FROM_ONE_ADDRESS } from "./lib/crowdEnv.ts";
 import { memberName } from "./lib/names.ts";
+import { positiveInt, writeReport } from "./lib/report.ts";
 import { mapLimit, nowMs, quantile, round, summarize } from "./lib/stats.ts";
 
 const root = resolve(import.meta.dirname, "..");
@@ -35,25 +35,24 @@ const { values: flags } = parseArgs({
     out: { type: "string", default: join(root, "bench/results/cluster-fanout.json") },
   },
 });
-const int = (name: string, raw: string | undefined) => {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new TypeError(`--${name} must be a positive whole number`);
-  return n;
-};
-const members = int("members", flags.members);
-const nodeCount = int("nodes", flags.nodes);
-const reps = int("reps", flags.reps);
+const members = positiveInt("members", flags.members);
+const nodeCount = positiveInt("nodes", flags.nodes);
+const reps = positiveInt("reps", flags.reps);
 const AIM_BUILD_MS = 500;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 const cluster = await startProcessCluster(
   Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`),
-  { ...CROWD_FROM_ONE_ADDRESS, MAX_MEMBERS_PER_CONFERENCE: String(Math.max(5000, members)), LOG_LEVEL: "warn" },
+  {
+    ...CROWD_FROM_ONE_ADDRESS,
+    MAX_MEMBERS_PER_CONFERENCE: String(Math.max(5000, members)),
+    LOG_LEVEL: "warn",
+  },
   { nginx: false },
 );
 const apis = cluster.nodes.map((n) => new RoundtableApi(n.process.baseUrl));
 const first = apis[0] as RoundtableApi;
-const pool = await ClientPool.start(int("workers", flags.workers));
+const pool = await ClientPool.start(positiveInt("workers", flags.workers));
 
 /** Arrival times of the watched frame, relative to `t0`, once every client has it (or at 30 s). */
 async function arrivalsSince(t0: number): Promise<{ arrivals: number[]; missing: number }> {
@@ -81,7 +80,9 @@ try {
       16,
       (i) => (apis[i % nodeCount] as RoundtableApi).register(conference.id, { name: memberName(i) }),
     );
-    const urls = registered.map((r, i) => (apis[i % nodeCount] as RoundtableApi).socketUrl(conference.id, r.token));
+    const urls = registered.map((r, i) =>
+      (apis[i % nodeCount] as RoundtableApi).socketUrl(conference.id, r.token),
+    );
     await pool.connect(urls, 50, 60_000);
     await quiet();
     const buildAt = nowMs();
@@ -112,7 +113,9 @@ try {
       textMissing: text.missing,
     };
     results.push(result);
-    log(`rep ${rep}: build last ${result.buildLastMs} ms, text p50 ${result.textMs.median} p99 ${result.textMs.p99} last ${result.textLastMs} ms`);
+    log(
+      `rep ${rep}: build last ${result.buildLastMs} ms, text p50 ${result.textMs.median} p99 ${result.textMs.p99} last ${result.textLastMs} ms`,
+    );
   }
 } finally {
   await pool.stop();
@@ -132,9 +135,7 @@ const report = {
   },
   reps: results,
 };
-mkdirSync(dirname(flags.out as string), { recursive: true });
-writeFileSync(flags.out as string, `${JSON.stringify(report, null, 2)}\n`);
-console.log(JSON.stringify(report, null, 2));
+writeReport(flags.out as string, report);
 const s = report.summary;
 console.log(
   [

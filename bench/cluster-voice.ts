@@ -17,9 +17,9 @@
  * Results: JSON on stdout and in bench/results/cluster-voice.json, then a summary. A measurement,
  * not a test.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { RoundtableApi } from "@roundtable/client-core";
@@ -28,6 +28,7 @@ import { startServerProcess } from "../test/process/serverProcess.ts";
 import { type CpuWindow, cpuWindow } from "./lib/cpu.ts";
 import { CROWD_FROM_ONE_ADDRESS } from "./lib/crowdEnv.ts";
 import { memberName } from "./lib/names.ts";
+import { positiveInt, writeReport } from "./lib/report.ts";
 import { freePort, type ServerProcess } from "./lib/serverProcess.ts";
 import { mapLimit, quantile, round, summarize } from "./lib/stats.ts";
 import type { BotArrivals, BotCredentials } from "./lib/voiceMessages.ts";
@@ -41,23 +42,23 @@ const { values: flags } = parseArgs({
     window: { type: "string", default: "10" },
     sample: { type: "string", default: "10" },
     workers: { type: "string", default: "2" },
+    "cpu-prof": { type: "boolean", default: false },
     wav: { type: "string", default: resolve(root, "../shared/fixtures/speech.wav") },
     out: { type: "string", default: join(root, "bench/results/cluster-voice.json") },
   },
 });
-const int = (name: string, raw: string | undefined) => {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new TypeError(`--${name} must be a positive whole number`);
-  return n;
-};
-const listeners = int("listeners", flags.listeners);
-const nodeCounts = (flags.nodes ?? "").split(",").map((n) => int("nodes", n.trim()));
-const windowS = int("window", flags.window);
-const sample = int("sample", flags.sample);
-const workers = int("workers", flags.workers);
+const listeners = positiveInt("listeners", flags.listeners);
+const nodeCounts = (flags.nodes ?? "").split(",").map((n) => positiveInt("nodes", n.trim()));
+const windowS = positiveInt("window", flags.window);
+const sample = positiveInt("sample", flags.sample);
+const workers = positiveInt("workers", flags.workers);
 const wav = flags.wav as string;
 if (!existsSync(wav)) throw new Error(`no speech file at ${wav}`);
 
+const PROFILES = join(root, "bench/results/profiles");
+const nodeFlags = flags["cpu-prof"]
+  ? ["--cpu-prof", "--cpu-prof-interval=200", `--cpu-prof-dir=${PROFILES}`]
+  : [];
 const ENV = { ...CROWD_FROM_ONE_ADDRESS, LOG_LEVEL: "warn", VOICE_SLOTS: "4" };
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -65,7 +66,7 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 async function startNodes(count: number): Promise<{ servers: ServerProcess[]; stop: () => Promise<void> }> {
   if (count === 1) {
     const dir = mkdtempSync(join(tmpdir(), "rt-cluster-voice-"));
-    const server = await startServerProcess(await freePort(), dir, ENV);
+    const server = await startServerProcess(await freePort(), dir, ENV, nodeFlags);
     return {
       servers: [server],
       stop: async () => {
@@ -77,7 +78,7 @@ async function startNodes(count: number): Promise<{ servers: ServerProcess[]; st
   const cluster = await startProcessCluster(
     Array.from({ length: count }, (_, i) => `n${i + 1}`),
     ENV,
-    { nginx: false },
+    { nginx: false, nodeFlags },
   );
   return { servers: cluster.nodes.map((n) => n.process), stop: cluster.stop };
 }
@@ -190,6 +191,7 @@ async function run(nodeCount: number) {
               p99: round(quantile(added, 0.99), 3),
             },
       otherCores: { idle: idle.otherCores, talk: talk.otherCores },
+      serverPreemptionsPerSecond: { idle: idle.preemptionsPerSecond, talk: talk.preemptionsPerSecond },
       botCpuShare: round(talk.clientCpuMs / talk.wallMs, 2),
     };
   } finally {
@@ -214,9 +216,7 @@ const report = {
     cpuVersusOneNode: base ? round(r.usPerDeliveredPacket / base.usPerDeliveredPacket - 1, 3) : undefined,
   })),
 };
-mkdirSync(dirname(flags.out as string), { recursive: true });
-writeFileSync(flags.out as string, `${JSON.stringify(report, null, 2)}\n`);
-console.log(JSON.stringify(report, null, 2));
+writeReport(flags.out as string, report);
 console.log(
   `\nVoice across nodes: 1 speaker, ${listeners} listeners (${report.machine.cpus} cores shared by every node and bot)`,
 );
@@ -229,7 +229,7 @@ for (const r of report.runs)
       r.addedBetweenNodesMs
         ? `  added between nodes: p50 ${r.addedBetweenNodesMs.p50} ms, p99 ${r.addedBetweenNodesMs.p99} ms over ${r.addedBetweenNodesMs.n} packets`
         : "",
-      `  other processes: ${r.otherCores.idle} / ${r.otherCores.talk} cores (idle / talk); bots used ${r.botCpuShare} cores`,
+      `  other processes: ${r.otherCores.idle} / ${r.otherCores.talk} cores (idle / talk); bots used ${r.botCpuShare} cores; servers preempted ${r.serverPreemptionsPerSecond.talk}/s while talking`,
     ]
       .filter(Boolean)
       .join("\n"),

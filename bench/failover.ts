@@ -11,9 +11,8 @@
  *
  * Results: JSON on stdout and in bench/results/failover.json, then a summary. A measurement, not a test.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import {
   closeMembers,
@@ -22,8 +21,9 @@ import {
   type VoiceMember,
   voiceMember,
 } from "../packages/bot/test/voiceMembers.ts";
-import { placement, startProcessCluster } from "../test/cluster/processCluster.ts";
+import { chooseVictim, placement, startProcessCluster } from "../test/cluster/processCluster.ts";
 import { CROWD_FROM_ONE_ADDRESS } from "./lib/crowdEnv.ts";
+import { positiveInt, writeReport } from "./lib/report.ts";
 import { round, summarize } from "./lib/stats.ts";
 
 const root = resolve(import.meta.dirname, "..");
@@ -33,7 +33,7 @@ const { values: flags } = parseArgs({
     out: { type: "string", default: join(root, "bench/results/failover.json") },
   },
 });
-const reps = Number(flags.reps);
+const reps = positiveInt("reps", flags.reps);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 /**
@@ -51,7 +51,10 @@ function nextPacketFrom(listener: VoiceMember, speakerId: string, ready = () => 
 }
 
 async function rep(n: number) {
-  const cluster = await startProcessCluster(["a", "b", "c"], { ...CROWD_FROM_ONE_ADDRESS, LOG_LEVEL: "warn" });
+  const cluster = await startProcessCluster(["a", "b", "c"], {
+    ...CROWD_FROM_ONE_ADDRESS,
+    LOG_LEVEL: "warn",
+  });
   const members: VoiceMember[] = [];
   const playback = new AbortController();
   try {
@@ -64,11 +67,9 @@ async function rep(n: number) {
       members.map((m) => m.id),
     );
     const nodeOf = (m: VoiceMember) => where.get(m.id);
-    const victimId = ["a", "b", "c"].find(
-      (node) => members.some((m) => nodeOf(m) === node) && members.filter((m) => nodeOf(m) !== node).length >= 2,
-    );
-    const victims = members.filter((m) => nodeOf(m) === victimId);
-    const survivors = members.filter((m) => nodeOf(m) !== victimId);
+    const split = chooseVictim(["a", "b", "c"], members, where);
+    if (!split) throw new Error(`members not spread over nodes: ${JSON.stringify([...where])}`);
+    const { node: victimId, victims, survivors } = split;
     const speaker = survivors[0] as VoiceMember;
     const victimSpeaker = victims[0] as VoiceMember;
     for (const m of members) m.session.start();
@@ -145,9 +146,7 @@ const report = {
   },
   reps: results,
 };
-mkdirSync(dirname(flags.out as string), { recursive: true });
-writeFileSync(flags.out as string, `${JSON.stringify(report, null, 2)}\n`);
-console.log(JSON.stringify(report, null, 2));
+writeReport(flags.out as string, report);
 const s = report.summary;
 console.log(
   [

@@ -31,6 +31,7 @@ import { WIRE_OVERHEAD_BYTES } from "../packages/bot/src/WeriftMediaEngine.ts";
 import { type CpuWindow, cpuWindow } from "./lib/cpu.ts";
 import { CROWD_FROM_ONE_ADDRESS } from "./lib/crowdEnv.ts";
 import { memberName } from "./lib/names.ts";
+import { positiveInt } from "./lib/report.ts";
 import { freePort, ServerProcess } from "./lib/serverProcess.ts";
 import { mapLimit, round, summarize } from "./lib/stats.ts";
 import type { BotCounters } from "./lib/voiceMessages.ts";
@@ -52,13 +53,6 @@ const { values: flags } = parseArgs({
     out: { type: "string" },
   },
 });
-
-function positiveInt(name: string, raw: string | undefined): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1)
-    throw new TypeError(`--${name} must be a positive whole number, got "${raw}"`);
-  return n;
-}
 
 const sizes = (flags.listeners ?? "").split(",").map((s) => positiveInt("listeners", s.trim()));
 const windowS = positiveInt("window", flags.window);

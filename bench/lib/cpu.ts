@@ -13,6 +13,8 @@ export interface CpuWindow {
   clientCpuMs: number;
   /** CPU used by every other process on the machine (other work would skew the figures), in cores. */
   otherCores: number;
+  /** Times a server was made to wait for a core it wanted, per second, all servers together. */
+  preemptionsPerSecond: number;
 }
 
 /** Busy and total CPU time of the whole machine so far, in ms (from /proc/stat; USER_HZ = 100). */
@@ -33,12 +35,14 @@ export function machineCpuMs(): { busy: number; total: number } | undefined {
 export function cpuWindow(servers: readonly ServerProcess[]): () => CpuWindow {
   const wall = performance.now();
   const before = servers.map((s) => s.cpuMs());
+  const switches = servers.reduce((sum, s) => sum + (s.involuntarySwitches() ?? 0), 0);
   const client = process.cpuUsage();
   const machine = machineCpuMs();
   return () => {
     const after = servers.map((s) => s.cpuMs());
     const used = process.cpuUsage(client);
     const machineEnd = machineCpuMs();
+    const switchesEnd = servers.reduce((sum, s) => sum + (s.involuntarySwitches() ?? 0), 0);
     const perServerCpuMs = after.map((end, i) => {
       const start = before[i];
       if (start === undefined || end === undefined)
@@ -55,6 +59,7 @@ export function cpuWindow(servers: readonly ServerProcess[]): () => CpuWindow {
       perServerCpuMs,
       clientCpuMs: round(clientCpuMs),
       otherCores: round(Math.max(0, machineBusy - serverCpuMs - clientCpuMs) / wallMs, 2),
+      preemptionsPerSecond: round(((switchesEnd - switches) * 1000) / wallMs, 1),
     };
   };
 }

@@ -127,6 +127,17 @@ export class ServerProcess {
     }
   }
 
+  /** Times the kernel took the CPU from the server while it wanted to run (contention), from /proc. */
+  involuntarySwitches(): number | undefined {
+    try {
+      const status = readFileSync(`/proc/${this.pid}/status`, "utf8");
+      const value = Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1]);
+      return Number.isFinite(value) ? value : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** CPU time (user + system) the server has used so far, in ms (10 ms resolution; /proc only). */
   cpuMs(): number | undefined {
     try {

@@ -78,7 +78,8 @@ async function join(message: Extract<ToVoiceWorker, { type: "join" }>): Promise<
           const key = payloadKey(payload);
           // A payload seen twice (a frame repeated in a later loop of the file) tells nothing.
           if (arrivals.has(key)) arrivals.set(key, Number.NaN);
-          else if (arrivals.size < MAX_ARRIVALS) arrivals.set(key, performance.timeOrigin + performance.now());
+          else if (arrivals.size < MAX_ARRIVALS)
+            arrivals.set(key, performance.timeOrigin + performance.now());
         });
       }
       bot.session.start();

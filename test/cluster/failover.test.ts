@@ -17,7 +17,7 @@ import {
   voiceMember,
 } from "../../packages/bot/test/voiceMembers.ts";
 import { GENEROUS_LIMITS } from "../../packages/server/test/harness.ts";
-import { placement, type ProcessCluster, startProcessCluster } from "./processCluster.ts";
+import { chooseVictim, type ProcessCluster, placement, startProcessCluster } from "./processCluster.ts";
 
 let cluster: ProcessCluster;
 before(async () => {
@@ -52,15 +52,9 @@ test("SIGKILL of a node: its members come back through nginx on another node; no
       conference.id,
       members.map((m) => m.id),
     );
-    const nodeOf = (m: VoiceMember) => where.get(m.id) as string;
-    // The victim: a node holding someone, such that two members remain elsewhere.
-    const victimId = ["a", "b", "c"].find(
-      (node) =>
-        members.some((m) => nodeOf(m) === node) && members.filter((m) => nodeOf(m) !== node).length >= 2,
-    );
-    assert.ok(victimId, `members spread over nodes: ${JSON.stringify([...where])}`);
-    const victims = members.filter((m) => nodeOf(m) === victimId);
-    const survivors = members.filter((m) => nodeOf(m) !== victimId);
+    const split = chooseVictim(["a", "b", "c"], members, where);
+    assert.ok(split, `members spread over nodes: ${JSON.stringify([...where])}`);
+    const { node: victimId, victims, survivors } = split;
     const [speaker, ...listeners] = survivors as [VoiceMember, ...VoiceMember[]];
     const victimSpeaker = victims[0] as VoiceMember;
     const reconnected = new Set<VoiceMember>();

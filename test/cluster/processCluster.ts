@@ -32,7 +32,7 @@ export interface ProcessCluster {
 export async function startProcessCluster(
   ids: string[],
   env: Record<string, string> = {},
-  options: { nginx?: boolean } = {},
+  options: { nginx?: boolean; nodeFlags?: string[] } = {},
 ): Promise<ProcessCluster> {
   const [postgres, nats] = await Promise.all([TestPostgres.start(), TestNats.start()]);
   const databaseUrl = await postgres.createDatabase();
@@ -48,13 +48,18 @@ export async function startProcessCluster(
   try {
     for (const id of ids) {
       // One after another: each start compiles the server, and two cores are all there is.
-      const process = await startServerProcess(await freePort(), join(dataDir, id), {
-        DATABASE_URL: databaseUrl,
-        NATS_URL: nats.url,
-        NODE_ID: id,
-        TRUST_PROXY: "127.0.0.1",
-        ...env,
-      });
+      const process = await startServerProcess(
+        await freePort(),
+        join(dataDir, id),
+        {
+          DATABASE_URL: databaseUrl,
+          NATS_URL: nats.url,
+          NODE_ID: id,
+          TRUST_PROXY: "127.0.0.1",
+          ...env,
+        },
+        options.nodeFlags,
+      );
       nodes.push({ id, process });
     }
     if (options.nginx !== false)
@@ -96,4 +101,21 @@ export async function placement(
     await spy.close();
   }
   return where;
+}
+
+/**
+ * Splits members by a node to kill: one holding someone, such that at least two members stay on
+ * the others (a speaker and a listener who should notice nothing). Undefined when no node fits.
+ */
+export function chooseVictim<M extends { id: string }>(
+  nodeIds: string[],
+  members: M[],
+  where: Map<string, string>,
+): { node: string; victims: M[]; survivors: M[] } | undefined {
+  for (const node of nodeIds) {
+    const victims = members.filter((m) => where.get(m.id) === node);
+    const survivors = members.filter((m) => where.get(m.id) !== node);
+    if (victims.length > 0 && survivors.length >= 2) return { node, victims, survivors };
+  }
+  return undefined;
 }

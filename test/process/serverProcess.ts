@@ -12,12 +12,14 @@ export async function startServerProcess(
   port: number,
   dataDir: string,
   env: Record<string, string> = {},
+  nodeFlags: string[] = [],
 ): Promise<ServerProcess> {
   const server = new ServerProcess({
     cwd: ROOT,
     entry: "packages/server/src/main.ts",
     host: "127.0.0.1",
     port,
+    nodeFlags,
     env: {
       DATA_DIR: dataDir,
       WEB_DIR: join(dataDir, "no-web"),

@@ -1,6 +1,7 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
 import type { ClusterBus, ClusterEvent } from "../conference/ports.ts";
+import { type ConnectionState, followConnection } from "./connectionState.ts";
 
 const MemberRecordSchema = z.object({
   id: z.string(),
@@ -70,25 +71,18 @@ const memberSubject = (conferenceId: string, memberId: string) =>
  */
 export class NatsBus implements ClusterBus {
   private closed = false;
-  private up = true;
+  private readonly state: ConnectionState;
 
   private constructor(
     private readonly nc: NatsConnection,
     private readonly nodeId: string,
   ) {
-    void this.followStatus();
+    this.state = followConnection(nc);
   }
 
   /** Whether the connection to NATS is up now (metrics). */
   get connected(): boolean {
-    return this.up && !this.closed;
-  }
-
-  private async followStatus(): Promise<void> {
-    for await (const status of this.nc.status()) {
-      if (status.type === "disconnect") this.up = false;
-      else if (status.type === "reconnect") this.up = true;
-    }
+    return this.state.up && !this.closed;
   }
 
   static async connect(url: string, nodeId: string): Promise<NatsBus> {

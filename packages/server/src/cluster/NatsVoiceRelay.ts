@@ -1,5 +1,6 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { VoiceRelay } from "../voice/ports.ts";
+import { type ConnectionState, followConnection } from "./connectionState.ts";
 
 /** A node's voice subject. Node ids may hold dots (host names): base64url keeps one subject token. */
 export const voiceSubject = (nodeId: string) => `rt.voice.${Buffer.from(nodeId).toString("base64url")}`;
@@ -12,12 +13,12 @@ export const voiceSubject = (nodeId: string) => `rt.voice.${Buffer.from(nodeId).
 export class NatsVoiceRelay implements VoiceRelay {
   onFrame: (frame: Uint8Array) => void = () => {};
   /** While NATS is away, voice is dropped: replaying seconds of old speech after a reconnect helps nobody. */
-  private up = true;
+  private readonly state: ConnectionState;
   private closed = false;
-  /** Frames dropped because the link was down (for metrics). */
-  droppedWhileDown = 0;
 
-  private constructor(private readonly nc: NatsConnection) {}
+  private constructor(private readonly nc: NatsConnection) {
+    this.state = followConnection(nc);
+  }
 
   static async connect(url: string, nodeId: string): Promise<NatsVoiceRelay> {
     const options = {
@@ -40,27 +41,16 @@ export class NatsVoiceRelay implements VoiceRelay {
         if (!error) relay.onFrame(message.data);
       },
     });
-    void relay.followStatus();
     return relay;
   }
 
   get connected(): boolean {
-    return this.up && !this.closed;
-  }
-
-  private async followStatus(): Promise<void> {
-    for await (const status of this.nc.status()) {
-      if (status.type === "disconnect") this.up = false;
-      else if (status.type === "reconnect") this.up = true;
-    }
+    return this.state.up && !this.closed;
   }
 
   send(nodes: readonly string[], frame: Uint8Array): void {
     if (this.closed) return;
-    if (!this.up) {
-      this.droppedWhileDown += nodes.length;
-      return;
-    }
+    if (!this.state.up) return;
     for (const node of nodes) this.nc.publish(voiceSubject(node), frame);
   }
 
