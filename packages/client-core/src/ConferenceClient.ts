@@ -32,6 +32,8 @@ export type ConnectionStatus =
   | "refused"
   /** The host ended the conference: no retry. */
   | "ended"
+  /** The host removed this member: their link no longer works. No retry. */
+  | "removed"
   /**
    * The server speaks another protocol version (it was upgraded while this page was open): no
    * retry; the page must reload to get the client that matches.
@@ -88,6 +90,7 @@ const FINAL_CLOSES: Record<number, { status: ConnectionStatus; error: string } |
   [CLOSE_CODES.unauthorized]: { status: "refused", error: "unauthorized" },
   [CLOSE_CODES.notFound]: { status: "refused", error: "not_found" },
   [CLOSE_CODES.ended]: { status: "ended", error: "conference_ended" },
+  [CLOSE_CODES.removed]: { status: "removed", error: "removed" },
 };
 
 let clientIdCounter = 0;
@@ -153,6 +156,7 @@ export class ConferenceClient extends Emitter<ClientEvents> {
       this.status === "closed" ||
       this.status === "refused" ||
       this.status === "ended" ||
+      this.status === "removed" ||
       this.status === "outdated"
     );
   }

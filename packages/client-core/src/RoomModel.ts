@@ -63,6 +63,10 @@ export class RoomModel extends Emitter<RoomEvents> {
   slots: (string | null)[] = [];
   /** When the host ended the conference (server clock), once they have. */
   endedAt: number | undefined;
+  /** The host locked registration: nobody new can join until unlocked. */
+  registrationLocked = false;
+  /** Members the host removed: their seats are gone, their names stay for the chat log. */
+  private readonly former = new Map<string, MemberInfo>();
 
   constructor(private readonly scheduler: Scheduler = realScheduler) {
     super();
@@ -77,8 +81,9 @@ export class RoomModel extends Emitter<RoomEvents> {
     return this.seatsById.get(memberId);
   }
 
+  /** A member by id, seated or removed (the chat log still names who wrote what). */
   member(memberId: string): MemberInfo | undefined {
-    return this.seatsById.get(memberId)?.member;
+    return this.seatsById.get(memberId)?.member ?? this.former.get(memberId);
   }
 
   get chat(): readonly ChatEntry[] {
@@ -112,6 +117,22 @@ export class RoomModel extends Emitter<RoomEvents> {
           this.seatsById.set(message.member.id, this.newSeat(message.member));
           this.emit("memberAdded", message.member);
         }
+        break;
+      case "member-updated": {
+        const seat = this.seatsById.get(message.member.id);
+        if (!seat) return;
+        seat.member = message.member;
+        break;
+      }
+      case "member-removed": {
+        const seat = this.seatsById.get(message.memberId);
+        if (!seat) return;
+        this.seatsById.delete(message.memberId);
+        this.former.set(message.memberId, seat.member);
+        break;
+      }
+      case "registration":
+        this.registrationLocked = message.locked;
         break;
       case "presence":
         for (const id of message.online) this.online.add(id);
@@ -197,6 +218,13 @@ export class RoomModel extends Emitter<RoomEvents> {
   }
 
   private setMembers(members: MemberInfo[]): void {
+    // A member missing from a fresh roster was removed while this client was away.
+    const present = new Set(members.map((m) => m.id));
+    for (const [id, seat] of this.seatsById)
+      if (!present.has(id)) {
+        this.seatsById.delete(id);
+        this.former.set(id, seat.member);
+      }
     for (const member of members) {
       const existing = this.seatsById.get(member.id);
       if (existing) existing.member = member;

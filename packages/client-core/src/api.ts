@@ -84,6 +84,38 @@ export class RoundtableApi {
     );
   }
 
+  // ---------------------------------------------------------- the host's controls
+
+  /** Host-mutes a member, or lifts it (the host's token, or a co-host's member token). */
+  async muteMember(conferenceId: string, memberId: string, muted: boolean, token: string): Promise<void> {
+    await this.json(z.unknown(), "POST", `${this.memberPath(conferenceId, memberId)}/mute`, { muted }, token);
+  }
+
+  /** Host-mutes every member but the co-hosts; resolves with how many it muted. */
+  async muteAll(conferenceId: string, hostToken: string): Promise<number> {
+    const path = `/api/conferences/${encodeURIComponent(conferenceId)}/mute-all`;
+    return (await this.json(z.object({ muted: z.number() }), "POST", path, undefined, hostToken)).muted;
+  }
+
+  /** Removes a member for good: their link stops working on every node. */
+  async removeMember(conferenceId: string, memberId: string, hostToken: string): Promise<void> {
+    await this.json(z.unknown(), "DELETE", this.memberPath(conferenceId, memberId), undefined, hostToken);
+  }
+
+  async lockRegistration(conferenceId: string, locked: boolean, hostToken: string): Promise<void> {
+    const path = `/api/conferences/${encodeURIComponent(conferenceId)}/lock`;
+    await this.json(z.unknown(), "POST", path, { locked }, hostToken);
+  }
+
+  async addCoHost(conferenceId: string, memberId: string, hostToken: string): Promise<void> {
+    const path = `/api/conferences/${encodeURIComponent(conferenceId)}/co-hosts`;
+    await this.json(z.unknown(), "POST", path, { memberId }, hostToken);
+  }
+
+  private memberPath(conferenceId: string, memberId: string): string {
+    return `/api/conferences/${encodeURIComponent(conferenceId)}/members/${encodeURIComponent(memberId)}`;
+  }
+
   async history(conferenceId: string, token: string, since = 0): Promise<TextMessage[]> {
     const { messages } = await this.json(
       z.object({ messages: z.array(TextMessage) }),

@@ -267,3 +267,15 @@ test("a server speaking another protocol version is final: no retry, nothing sen
   assert.equal(sockets.length, 1, "no reconnect");
   assert.deepEqual(statuses, ["outdated"]);
 });
+
+test("a member the host removed is final: no retry, pending sends fail with removed", async () => {
+  const { client, last, scheduler, statuses } = setup();
+  client.connect();
+  attach(last());
+  const pending = client.sendText("all", "still here?");
+  last().drop(CLOSE_CODES.removed, "the host removed you from this conference");
+  assert.deepEqual(statuses, ["open", "removed"]);
+  assert.deepEqual(scheduler.pendingDelays, []);
+  await assert.rejects(pending, { code: "removed" });
+  assert.equal(client.isFinal, true);
+});

@@ -147,3 +147,30 @@ test("joining a built conference announces the room once the build message arriv
   assert.equal(room.phase, "room");
   assert.equal(built, 1);
 });
+
+test("the host's changes: a seat shows co-host and host mute, a removed member's seat goes but their name stays", () => {
+  const room = new RoomModel();
+  room.apply(hello("a", "built"));
+  room.apply({
+    type: "build",
+    conference: { id: "c1", title: "T" },
+    members: [aMember("a", 0), aMember("b", 1)],
+  });
+  room.apply({ type: "member-updated", member: { ...aMember("b", 1), role: "co-host", hostMuted: true } });
+  assert.deepEqual([room.seat("b")?.member.role, room.seat("b")?.member.hostMuted], ["co-host", true]);
+  room.apply({ type: "member-removed", memberId: "b" });
+  assert.deepEqual(
+    room.seats.map((s) => s.member.id),
+    ["a"],
+  );
+  assert.equal(room.member("b")?.name, aMember("b", 1).name, "the chat log still names them");
+  room.apply({ type: "registration", locked: true });
+  assert.equal(room.registrationLocked, true);
+  // A fresh roster without a member (removed while this client was away) empties their seat too.
+  room.apply({ type: "member-added", member: aMember("c", 2) });
+  room.apply({ type: "build", conference: { id: "c1", title: "T" }, members: [aMember("a", 0)] });
+  assert.deepEqual(
+    room.seats.map((s) => s.member.id),
+    ["a"],
+  );
+});

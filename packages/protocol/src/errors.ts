@@ -18,6 +18,8 @@ export const ERROR_CODES = [
   "rate_limited",
   "conference_ended",
   "server_full",
+  "registration_locked",
+  "host_muted",
   "internal",
 ] as const;
 
@@ -38,6 +40,8 @@ export const CLOSE_CODES = {
   /** The server cannot reach its store for the moment: reconnect with backoff. */
   tryAgainLater: 1013,
   unauthorized: 4001,
+  /** The host removed this member: their link no longer works. Do not reconnect. */
+  removed: 4003,
   notFound: 4004,
   tooManyConnections: 4008,
   rateLimited: 4029,

@@ -35,6 +35,10 @@ export const MemberInfo = z.object({
   avatar: Avatar,
   /** Seat index around the table, 0-based, in registration order. */
   seat: z.number().int().min(0),
+  /** Present for a co-host: they may mute others, as the host can. */
+  role: z.literal("co-host").optional(),
+  /** Present while the host muted them: they cannot unmute themselves until the host lifts it. */
+  hostMuted: z.literal(true).optional(),
 });
 export type MemberInfo = z.infer<typeof MemberInfo>;
 
@@ -95,6 +99,27 @@ export const HistoryMessage = z.object({
   type: z.literal("history"),
   messages: z.array(TextMessage),
   more: z.boolean().optional(),
+});
+
+/** A member's role or host mute changed: the seat shows it. */
+export const MemberUpdatedMessage = z.object({
+  type: z.literal("member-updated"),
+  member: MemberInfo,
+});
+
+/**
+ * The host removed a member: their seat empties; their texts stay in the history. The removed
+ * member's own sockets are closed with `CLOSE_CODES.removed` next.
+ */
+export const MemberRemovedMessage = z.object({
+  type: z.literal("member-removed"),
+  memberId: Id,
+});
+
+/** The host locked or unlocked registration. */
+export const RegistrationMessage = z.object({
+  type: z.literal("registration"),
+  locked: z.boolean(),
 });
 
 /** The host ended the conference; the server closes the socket with `CLOSE_CODES.ended` next. */
@@ -169,6 +194,9 @@ export const ServerMessage = z.discriminatedUnion("type", [
   LobbyMessage,
   BuildMessage,
   MemberAddedMessage,
+  MemberUpdatedMessage,
+  MemberRemovedMessage,
+  RegistrationMessage,
   PresenceMessage,
   HistoryMessage,
   TextMessage,

@@ -7,6 +7,7 @@ import { FileAvatarStore } from "./avatars/FileAvatarStore.ts";
 import { NatsBus } from "./cluster/NatsBus.ts";
 import { NatsVoiceRelay } from "./cluster/NatsVoiceRelay.ts";
 import { ConferenceService } from "./conference/ConferenceService.ts";
+import { HostControls } from "./conference/HostControls.ts";
 import { randomIds } from "./conference/ids.ts";
 import {
   type Clock,
@@ -20,6 +21,7 @@ import type { Config } from "./config.ts";
 import { avatarRoutes } from "./http/avatarRoutes.ts";
 import { conferenceRoutes } from "./http/conferenceRoutes.ts";
 import { toHttpError } from "./http/errors.ts";
+import { hostRoutes } from "./http/hostRoutes.ts";
 import { metricsRoute } from "./http/metricsRoute.ts";
 import { pageRoutes } from "./http/pageRoutes.ts";
 import { addSecurityHeaders, setSecurityHeaders } from "./http/securityHeaders.ts";
@@ -147,6 +149,7 @@ export async function createServer(config: Config, overrides: ServerOverrides = 
     conferencesPerMinute: config.http.conferencesPerMinute,
     registrationsPerMinute: config.http.registrationsPerMinute,
   });
+  hostRoutes(app, new HostControls(service, store, clock));
   avatarRoutes(app, avatars);
   metricsRoute(
     app,

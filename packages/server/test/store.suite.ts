@@ -11,6 +11,7 @@ const aConference = (over: Partial<ConferenceRecord> = {}): ConferenceRecord => 
   createdAt: 1,
   builtAt: null,
   endedAt: null,
+  locked: false,
   ...over,
 });
 
@@ -55,7 +56,10 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       await store.createConference(aConference());
       const first = await store.addMember(aMember(), 10);
       const second = await store.addMember(aMember({ id: "m2", tokenHash: "t2", name: "Bob" }), 10);
-      assert.deepEqual(first, { added: true, member: { ...aMember(), seat: 0 } });
+      assert.deepEqual(first, {
+        added: true,
+        member: { ...aMember(), seat: 0, role: "member", hostMuted: false, removedAt: null },
+      });
       assert.equal(second.added && second.member.seat, 1);
       assert.deepEqual(
         (await store.listMembers("c1")).map((m: MemberRecord) => [m.id, m.seat]),
@@ -66,6 +70,65 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       );
       assert.equal((await store.findMemberByTokenHash("t2"))?.name, "Bob");
       assert.equal(await store.findMemberByTokenHash("t3"), undefined);
+      await store.close();
+    });
+
+    test("a locked conference refuses registrations until unlocked; the lock is read back", async () => {
+      const store = await open();
+      await store.createConference(aConference());
+      await store.setLocked("c1", true);
+      assert.equal((await store.getConference("c1"))?.locked, true);
+      assert.deepEqual(await store.addMember(aMember(), 10), { added: false, reason: "locked" });
+      assert.deepEqual(await store.listMembers("c1"), []);
+      await store.setLocked("c1", false);
+      assert.equal((await store.addMember(aMember(), 10)).added, true);
+      await store.close();
+    });
+
+    test("the host's changes to a member: role and mute change, removal is for good and keeps the seat", async () => {
+      const store = await open();
+      await store.createConference(aConference());
+      await store.addMember(aMember(), 10);
+      await store.addMember(aMember({ id: "m2", tokenHash: "t2" }), 10);
+      const coHost = await store.updateMember("c1", "m1", { role: "co-host" });
+      assert.deepEqual([coHost?.role, coHost?.hostMuted], ["co-host", false]);
+      const muted = await store.updateMember("c1", "m1", { hostMuted: true });
+      assert.deepEqual([muted?.role, muted?.hostMuted], ["co-host", true], "one change keeps the other");
+      const removed = await store.updateMember("c1", "m2", { removedAt: 50 });
+      assert.equal(removed?.removedAt, 50);
+      assert.equal((await store.updateMember("c1", "m2", { removedAt: 60 }))?.removedAt, 50, "removed once");
+      assert.equal((await store.findMemberByTokenHash("t2"))?.removedAt, 50);
+      assert.equal(await store.updateMember("c1", "nobody", { hostMuted: true }), undefined);
+      assert.equal(
+        await store.updateMember("c2", "m1", { hostMuted: true }),
+        undefined,
+        "another conference's",
+      );
+      const third = await store.addMember(aMember({ id: "m3", tokenHash: "t3" }), 10);
+      assert.equal(third.added && third.member.seat, 2, "a removed member's seat is not handed out again");
+      await store.close();
+    });
+
+    test("mute-all mutes every member not removed, not excepted and not muted already", async () => {
+      const store = await open();
+      await store.createConference(aConference());
+      for (const n of [1, 2, 3, 4]) await store.addMember(aMember({ id: `m${n}`, tokenHash: `t${n}` }), 10);
+      await store.updateMember("c1", "m2", { hostMuted: true });
+      await store.updateMember("c1", "m3", { removedAt: 5 });
+      const changed = await store.muteAll("c1", ["m4"]);
+      assert.deepEqual(
+        changed.map((m) => [m.id, m.hostMuted]),
+        [["m1", true]],
+      );
+      assert.deepEqual(
+        (await store.listMembers("c1")).map((m) => [m.id, m.hostMuted]),
+        [
+          ["m1", true],
+          ["m2", true],
+          ["m3", false],
+          ["m4", false],
+        ],
+      );
       await store.close();
     });
 

@@ -25,6 +25,7 @@ test("sqlite keeps everything across a reopen of the same file", async () => {
       createdAt: 1,
       builtAt: 2,
       endedAt: null,
+      locked: false,
     });
     await first.addMessage({
       id: "x",

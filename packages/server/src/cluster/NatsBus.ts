@@ -12,6 +12,9 @@ const MemberRecordSchema = z.object({
   avatarColor: z.string(),
   seat: z.number().int().nonnegative(),
   createdAt: z.number(),
+  role: z.enum(["member", "co-host"]),
+  hostMuted: z.boolean(),
+  removedAt: z.number().nullable(),
 });
 
 const MessageRecordSchema = z.object({
@@ -43,6 +46,8 @@ const Envelope = z.object({
       offline: z.array(z.string()),
     }),
     z.object({ kind: z.literal("roll-call") }),
+    z.object({ kind: z.literal("member-changed"), member: MemberRecordSchema }),
+    z.object({ kind: z.literal("locked"), locked: z.boolean() }),
     z.object({
       kind: z.literal("voice-state"),
       node: z.string(),

@@ -14,6 +14,8 @@ import type { TextSequencer } from "./TextSequencer.ts";
 export class Conference {
   private readonly membersInSeatOrder: MemberRecord[];
   private readonly membersById = new Map<string, MemberRecord>();
+  /** Members the host removed: never seated again, never re-learned from the store. */
+  private readonly removedIds = new Set<string>();
   private readonly connections = new Map<string, Set<MemberConnection>>();
   /** The encoded build and lobby messages, kept until the roster changes: every connect reuses them. */
   private buildFrame: Uint8Array | undefined;
@@ -29,7 +31,8 @@ export class Conference {
     readonly record: ConferenceRecord,
     members: MemberRecord[],
   ) {
-    this.membersInSeatOrder = [...members].sort((a, b) => a.seat - b.seat);
+    for (const m of members) if (m.removedAt !== null) this.removedIds.add(m.id);
+    this.membersInSeatOrder = members.filter((m) => m.removedAt === null).sort((a, b) => a.seat - b.seat);
     for (const m of this.membersInSeatOrder) this.membersById.set(m.id, m);
   }
 
@@ -61,6 +64,37 @@ export class Conference {
     return this.membersById.get(id);
   }
 
+  get isLocked(): boolean {
+    return this.record.locked;
+  }
+
+  isRemoved(memberId: string): boolean {
+    return this.removedIds.has(memberId);
+  }
+
+  /** Members the host made co-hosts. */
+  coHostIds(): string[] {
+    return this.membersInSeatOrder.filter((m) => m.role === "co-host").map((m) => m.id);
+  }
+
+  /**
+   * Takes a member as the store has them now (role, host mute, removal). A removed member leaves
+   * the roster for good; returns false when nothing changed.
+   */
+  updateMember(member: MemberRecord): boolean {
+    const current = this.membersById.get(member.id);
+    if (!current) return false;
+    if (member.removedAt !== null) {
+      this.membersById.delete(member.id);
+      this.removedIds.add(member.id);
+      this.membersInSeatOrder.splice(this.membersInSeatOrder.indexOf(current), 1);
+    } else if (current.role === member.role && current.hostMuted === member.hostMuted) return false;
+    else Object.assign(current, { role: member.role, hostMuted: member.hostMuted });
+    this.buildFrame = undefined;
+    this.lobbyFrame = undefined;
+    return true;
+  }
+
   /** Adds a member in seat order (the store gave the seat). */
   addMember(member: MemberRecord): void {
     const after = this.membersInSeatOrder.findIndex((m) => m.seat > member.seat);
@@ -87,6 +121,8 @@ export class Conference {
       name: member.name,
       avatar: { url: avatarUrl(member.avatarHash), color: member.avatarColor },
       seat: member.seat,
+      ...(member.role === "co-host" ? { role: "co-host" as const } : {}),
+      ...(member.hostMuted ? { hostMuted: true as const } : {}),
     };
   }
 
@@ -167,6 +203,11 @@ export class Conference {
       const set = this.connections.get(id);
       if (set) for (const c of set) c.send(frame);
     }
+  }
+
+  /** Closes every connection of one member here. */
+  closeMember(memberId: string, code: number, reason: string): void {
+    for (const c of [...(this.connections.get(memberId) ?? [])]) c.close(code, reason);
   }
 
   closeAll(code: number, reason: string): void {

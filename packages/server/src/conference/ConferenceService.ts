@@ -108,6 +108,7 @@ export class ConferenceService {
   private readonly pendingPresence = new Map<string, PendingPresence>();
   private readonly texts: TextLog;
   /** Told when a voice at another node goes on or off for listening here (`audible`: on and unmuted). */
+  private readonly memberChangeListeners = new Set<(conferenceId: string, member: MemberRecord) => void>();
   private readonly remoteVoiceListeners = new Set<
     (conferenceId: string, memberId: string, audible: boolean) => void
   >();
@@ -146,6 +147,7 @@ export class ConferenceService {
       createdAt: this.clock.now(),
       builtAt: null,
       endedAt: null,
+      locked: false,
     });
     return { id, title, hostToken };
   }
@@ -241,6 +243,8 @@ export class ConferenceService {
     this.loaded.get(id)?.then(
       (conference) => {
         if (event.kind === "member-added") this.learnMember(conference, event.member);
+        else if (event.kind === "member-changed") this.applyMemberChange(conference, event.member);
+        else if (event.kind === "locked") this.applyLocked(conference, event.locked);
         else if (event.kind === "built") this.applyBuilt(conference, event.builtAt);
         else if (event.kind === "ended") this.applyEnded(conference, event.endedAt);
         else if (event.kind === "text") conference.sequencer.text(event.message);
@@ -343,6 +347,7 @@ export class ConferenceService {
   /** Adds a member registered elsewhere (another node) and tells everyone connected here. */
   private learnMember(conference: Conference, member: MemberRecord): void {
     if (conference.member(member.id) || member.conferenceId !== conference.id) return;
+    if (member.removedAt !== null || conference.isRemoved(member.id)) return;
     conference.addMember(member);
     conference.broadcast(encode({ type: "member-added", member: conference.memberInfo(member) }));
   }
@@ -432,6 +437,7 @@ export class ConferenceService {
 
   private assertRoomForOneMore(conference: Conference): void {
     conference.assertNotEnded();
+    if (conference.isLocked) throw refusals.locked();
     if (conference.memberCount >= this.limits.membersPerConference) throw refusals.full();
   }
 
@@ -483,13 +489,63 @@ export class ConferenceService {
     this.forget(conference.id);
   }
 
-  private async authorizeHost(conference: Conference, bearer: string | undefined): Promise<void> {
+  /**
+   * Checks the bearer is the host, or (with `coHosts`) a co-host: 401 for no or an unknown token,
+   * 403 for another member's. Returns the acting co-host's id, or undefined for the host.
+   */
+  async authorizeHost(
+    conference: Conference,
+    bearer: string | undefined,
+    coHosts = false,
+  ): Promise<string | undefined> {
     if (!bearer) throw new RoundtableError("unauthorized", "the host token is required");
-    if (tokenMatches(bearer, conference.record.hostTokenHash)) return;
+    if (tokenMatches(bearer, conference.record.hostTokenHash)) return undefined;
     const member = await this.store.findMemberByTokenHash(hashToken(bearer));
-    if (member?.conferenceId === conference.id)
-      throw new RoundtableError("forbidden", "only the host can do this");
-    throw new RoundtableError("unauthorized", "the token is not valid for this conference");
+    if (member?.conferenceId !== conference.id || member.removedAt !== null)
+      throw new RoundtableError("unauthorized", "the token is not valid for this conference");
+    if (coHosts && member.role === "co-host") return member.id;
+    throw new RoundtableError(
+      "forbidden",
+      coHosts ? "only the host or a co-host can do this" : "only the host can do this",
+    );
+  }
+
+  // ------------------------------------------------------------ the host's changes
+
+  /** Listens for members the host changed, on this node or another; returns the unsubscribe. */
+  onMemberChange(listener: (conferenceId: string, member: MemberRecord) => void): () => void {
+    this.memberChangeListeners.add(listener);
+    return () => this.memberChangeListeners.delete(listener);
+  }
+
+  /** A member changed in the store by this node: applied here, and told to the others. */
+  memberChanged(conference: Conference, member: MemberRecord): void {
+    this.applyMemberChange(conference, member);
+    this.bus.publish(conference.id, { kind: "member-changed", member });
+  }
+
+  /** Registration locked or unlocked in the store by this node: applied here and elsewhere. */
+  lockChanged(conference: Conference, locked: boolean): void {
+    this.applyLocked(conference, locked);
+    this.bus.publish(conference.id, { kind: "locked", locked });
+  }
+
+  private applyMemberChange(conference: Conference, member: MemberRecord): void {
+    if (!conference.updateMember(member)) return;
+    if (member.removedAt !== null) {
+      conference.broadcastExcept(member.id, encode({ type: "member-removed", memberId: member.id }));
+      conference.closeMember(member.id, CLOSE_CODES.removed, "the host removed you from this conference");
+    } else {
+      const info = conference.memberInfo(member);
+      conference.broadcast(encode({ type: "member-updated", member: info }));
+    }
+    for (const listener of this.memberChangeListeners) listener(conference.id, member);
+  }
+
+  private applyLocked(conference: Conference, locked: boolean): void {
+    if (conference.record.locked === locked) return;
+    conference.record.locked = locked;
+    conference.broadcast(encode({ type: "registration", locked }));
   }
 
   /** The member a token belongs to, if it belongs to this conference. */
@@ -498,6 +554,8 @@ export class ConferenceService {
     const member = await this.store.findMemberByTokenHash(hashToken(token));
     if (!member || member.conferenceId !== conferenceId)
       throw new RoundtableError("unauthorized", "the token is not valid for this conference");
+    if (member.removedAt !== null)
+      throw new RoundtableError("forbidden", "the host removed you from this conference");
     return member;
   }
 

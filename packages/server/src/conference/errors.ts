@@ -22,4 +22,5 @@ export const refusals = {
   missing: () => new RoundtableError("not_found", "no such conference"),
   ended: () => new RoundtableError("conference_ended", "the host ended this conference"),
   full: () => new RoundtableError("conference_full", "this conference has no free seat"),
+  locked: () => new RoundtableError("registration_locked", "the host has locked registration for now"),
 } as const;

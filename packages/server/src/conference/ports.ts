@@ -68,6 +68,10 @@ export type ClusterEvent =
   | { kind: "presence"; node: string; full: boolean; online: string[]; offline: string[] }
   /** A node that just started holding the conference asks the others for their whole lists. */
   | { kind: "roll-call" }
+  /** The host changed a member (role, host mute, removal): the member as stored now. */
+  | { kind: "member-changed"; member: MemberRecord }
+  /** The host locked or unlocked registration. */
+  | { kind: "locked"; locked: boolean }
   /** A member's voice on `node` came on (packets flow), changed mute, or went off. */
   | { kind: "voice-state"; node: string; memberId: string; connected: boolean; muted: boolean };
 

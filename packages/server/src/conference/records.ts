@@ -10,7 +10,11 @@ export interface ConferenceRecord {
   createdAt: number;
   builtAt: number | null;
   endedAt: number | null;
+  /** The host locked registration: new members are refused until unlocked. */
+  locked: boolean;
 }
+
+export type MemberRole = "member" | "co-host";
 
 export interface MemberRecord {
   id: string;
@@ -22,7 +26,15 @@ export interface MemberRecord {
   avatarColor: string;
   seat: number;
   createdAt: number;
+  role: MemberRole;
+  /** The host muted them: their voice is not forwarded, and only a host can lift it. */
+  hostMuted: boolean;
+  /** The host removed them: their token is refused from then on; their texts stay. */
+  removedAt: number | null;
 }
+
+/** What a host may change about a member. */
+export type MemberChange = Partial<Pick<MemberRecord, "role" | "hostMuted" | "removedAt">>;
 
 export interface MessageRecord {
   id: string;

@@ -16,6 +16,8 @@ const STATUS: Record<ErrorCode, number> = {
   conference_full: 409,
   rate_limited: 429,
   conference_ended: 410,
+  registration_locked: 423,
+  host_muted: 403,
   server_full: 503,
   internal: 500,
 };

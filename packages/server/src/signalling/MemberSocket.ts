@@ -20,6 +20,7 @@ const PONG = encode({ type: "pong" });
 export function closeCodeFor(error: RoundtableError): number {
   if (error.code === "not_found") return CLOSE_CODES.notFound;
   if (error.code === "conference_ended") return CLOSE_CODES.ended;
+  if (error.code === "forbidden") return CLOSE_CODES.removed;
   return CLOSE_CODES.unauthorized;
 }
 

@@ -1,4 +1,5 @@
-import type { ConferenceRecord, MemberRecord, MessageRecord } from "../conference/records.ts";
+import type { ConferenceRecord, MemberChange, MemberRecord, MessageRecord } from "../conference/records.ts";
+import { newMemberDefaults } from "./rows.ts";
 import type { AddedMember, HistoryPage, NewMember, NewMessage, Store } from "./Store.ts";
 
 /** An in-memory Store for unit tests and throwaway servers. */
@@ -42,14 +43,41 @@ export class MemoryStore implements Store {
     const conference = this.conferences.get(member.conferenceId);
     if (!conference) return { added: false, reason: "missing" };
     if (conference.state === "ended") return { added: false, reason: "ended" };
+    if (conference.locked) return { added: false, reason: "locked" };
     const list = this.members.get(member.conferenceId) ?? [];
     if (list.length >= capacity) return { added: false, reason: "full" };
     if (this.membersByToken.has(member.tokenHash)) throw new Error("duplicate token");
-    const stored: MemberRecord = { ...member, seat: list.length };
+    const stored: MemberRecord = { ...member, seat: list.length, ...newMemberDefaults };
     list.push(stored);
     this.members.set(member.conferenceId, list);
-    this.membersByToken.set(member.tokenHash, { ...stored });
+    this.membersByToken.set(member.tokenHash, stored);
     return { added: true, member: { ...stored } };
+  }
+
+  async setLocked(id: string, locked: boolean): Promise<void> {
+    const found = this.conferences.get(id);
+    if (found) found.locked = locked;
+  }
+
+  async updateMember(
+    conferenceId: string,
+    memberId: string,
+    change: MemberChange,
+  ): Promise<MemberRecord | undefined> {
+    const found = this.members.get(conferenceId)?.find((m) => m.id === memberId);
+    if (!found) return undefined;
+    if (change.role !== undefined) found.role = change.role;
+    if (change.hostMuted !== undefined) found.hostMuted = change.hostMuted;
+    found.removedAt ??= change.removedAt ?? null;
+    return { ...found };
+  }
+
+  async muteAll(conferenceId: string, except: readonly string[]): Promise<MemberRecord[]> {
+    const changed = (this.members.get(conferenceId) ?? []).filter(
+      (m) => m.removedAt === null && !m.hostMuted && !except.includes(m.id),
+    );
+    for (const m of changed) m.hostMuted = true;
+    return changed.map((m) => ({ ...m }));
   }
 
   async listMembers(conferenceId: string): Promise<MemberRecord[]> {

@@ -1,7 +1,7 @@
-import type { ConferenceRecord, MemberRecord, MessageRecord } from "../conference/records.ts";
+import type { ConferenceRecord, MemberChange, MemberRecord, MessageRecord } from "../conference/records.ts";
 
-/** A member to register: the store gives the seat. */
-export type NewMember = Omit<MemberRecord, "seat">;
+/** A member to register: the store gives the seat; a new member is a plain member, not muted. */
+export type NewMember = Omit<MemberRecord, "seat" | "role" | "hostMuted" | "removedAt">;
 /** A text to store: the store gives the sequence number. */
 export type NewMessage = Omit<MessageRecord, "seq">;
 
@@ -15,7 +15,7 @@ export interface HistoryPage {
 /** A registration stored in the next seat, or why not (checked in the same transaction). */
 export type AddedMember =
   | { added: true; member: MemberRecord }
-  | { added: false; reason: "missing" | "ended" | "full" };
+  | { added: false; reason: "missing" | "ended" | "full" | "locked" };
 
 /**
  * Persistence of conferences, members and texts. Async so that a networked database can implement
@@ -35,12 +35,23 @@ export interface Store {
   markEnded(id: string, endedAt: number): Promise<void>;
   /** How many conferences have not ended, for the server-wide limit. */
   countOpenConferences(): Promise<number>;
+  /** Locks or unlocks registration. */
+  setLocked(id: string, locked: boolean): Promise<void>;
 
   /**
    * Registers a member in the conference's next seat (0, 1, 2... in registration order), unless the
-   * conference is missing, ended, or already has `capacity` members.
+   * conference is missing, ended, locked, or already has `capacity` members (removed ones count:
+   * their seats stay theirs, empty).
    */
   addMember(member: NewMember, capacity: number): Promise<AddedMember>;
+  /** Changes a member's role, host mute or removal; the member as stored now, if there is one. */
+  updateMember(
+    conferenceId: string,
+    memberId: string,
+    change: MemberChange,
+  ): Promise<MemberRecord | undefined>;
+  /** Host-mutes every member not removed and not in `except`; returns those it changed. */
+  muteAll(conferenceId: string, except: readonly string[]): Promise<MemberRecord[]>;
   listMembers(conferenceId: string): Promise<MemberRecord[]>;
   findMemberByTokenHash(tokenHash: string): Promise<MemberRecord | undefined>;
 

@@ -3,6 +3,8 @@ import type { ConferenceRecord, MemberRecord } from "../conference/records.ts";
 // Rows as SQLite and PostgreSQL both return them; pg gives bigint columns as strings.
 const num = (v: number | string): number => Number(v);
 const numOrNull = (v: number | string | null): number | null => (v === null ? null : Number(v));
+// SQLite keeps booleans as 0 and 1, PostgreSQL as booleans.
+const bool = (v: number | boolean): boolean => v === true || v === 1;
 
 /** A `conferences` row. */
 export interface ConferenceRow {
@@ -13,6 +15,7 @@ export interface ConferenceRow {
   created_at: number | string;
   built_at: number | string | null;
   ended_at: number | string | null;
+  locked: number | boolean;
 }
 
 /** Ending is kept as a time (`ended_at`), beside the state it overrides. */
@@ -24,6 +27,7 @@ export const toConference = (r: ConferenceRow): ConferenceRecord => ({
   createdAt: num(r.created_at),
   builtAt: numOrNull(r.built_at),
   endedAt: numOrNull(r.ended_at),
+  locked: bool(r.locked),
 });
 
 /** A `members` row. */
@@ -36,6 +40,9 @@ export interface MemberRow {
   avatar_color: string;
   seat: number;
   created_at: number | string;
+  role: string;
+  host_muted: number | boolean;
+  removed_at: number | string | null;
 }
 
 export const toMember = (r: MemberRow): MemberRecord => ({
@@ -47,4 +54,10 @@ export const toMember = (r: MemberRow): MemberRecord => ({
   avatarColor: r.avatar_color,
   seat: r.seat,
   createdAt: num(r.created_at),
+  role: r.role === "co-host" ? "co-host" : "member",
+  hostMuted: bool(r.host_muted),
+  removedAt: numOrNull(r.removed_at),
 });
+
+/** A new member as stored: a plain member, not muted, not removed. */
+export const newMemberDefaults = { role: "member", hostMuted: false, removedAt: null } as const;

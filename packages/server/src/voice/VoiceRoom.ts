@@ -13,7 +13,10 @@ interface Participant {
   memberId: string;
   peer: VoicePeer;
   target: VoiceTarget;
+  /** Muted by the member themselves. */
   muted: boolean;
+  /** Muted by the host: only the host lifts it; the member's own choice stands underneath. */
+  hostMuted: boolean;
   slots: ListenerSlots;
   streams: SlotStream[];
   notify: (notice: SlotNotice) => void;
@@ -97,6 +100,7 @@ export class VoiceRoom {
       peer,
       target: previous?.target ?? "all",
       muted: previous?.muted ?? false,
+      hostMuted: previous?.hostMuted ?? false,
       slots: new ListenerSlots(this.policy, (change) => this.announce(participant, change)),
       streams,
       notify,
@@ -170,8 +174,25 @@ export class VoiceRoom {
     const speaker = this.participants.get(memberId);
     if (!speaker) return;
     speaker.muted = muted;
-    if (muted) for (const listener of this.participants.values()) listener.slots.release(memberId);
-    if (muted && speaker.connected) this.markFlowing(speaker);
+    this.mutedChanged(speaker);
+  }
+
+  /** The host's mute: forwarding stops at once, whatever the member chose. */
+  setHostMuted(memberId: string, hostMuted: boolean): void {
+    const speaker = this.participants.get(memberId);
+    if (!speaker) return;
+    speaker.hostMuted = hostMuted;
+    this.mutedChanged(speaker);
+  }
+
+  private mutedChanged(speaker: Participant): void {
+    if (!this.silenced(speaker)) return;
+    for (const listener of this.participants.values()) listener.slots.release(speaker.memberId);
+    if (speaker.connected) this.markFlowing(speaker);
+  }
+
+  private silenced(speaker: Participant): boolean {
+    return speaker.muted || speaker.hostMuted;
   }
 
   /** The member's peer completed ICE and DTLS. */
@@ -179,7 +200,7 @@ export class VoiceRoom {
     const participant = this.participants.get(memberId);
     if (!participant) return;
     participant.connected = true;
-    if (participant.muted) this.markFlowing(participant);
+    if (this.silenced(participant)) this.markFlowing(participant);
   }
 
   private markFlowing(participant: Participant): void {
@@ -188,8 +209,14 @@ export class VoiceRoom {
     this.onFlowing(participant.memberId);
   }
 
+  isHostMuted(memberId: string): boolean {
+    return this.participants.get(memberId)?.hostMuted ?? false;
+  }
+
+  /** Muted by themselves or by the host: either way nothing of theirs is forwarded. */
   isMuted(memberId: string): boolean {
-    return this.participants.get(memberId)?.muted ?? false;
+    const participant = this.participants.get(memberId);
+    return participant !== undefined && this.silenced(participant);
   }
 
   /** Whether the member's current peer has delivered a packet from their microphone. */
@@ -247,7 +274,7 @@ export class VoiceRoom {
   /** The hot path: runs for every packet of every speaker, once per listener. */
   private forward(speaker: Participant, packet: InboundPacket): void {
     if (!speaker.flowing) this.markFlowing(speaker);
-    if (speaker.muted) return;
+    if (speaker.muted || speaker.hostMuted) return;
     if (!speaker.budget.take() || (speaker.addressBudget && !speaker.addressBudget.take())) {
       this.dropped++;
       return;

@@ -79,10 +79,24 @@ export class VoiceService {
     const joins = this.limits.joinsPerMinute;
     this.joinLimiter = new RateLimiter(Math.max(1, Math.min(10, joins)), joins / 60, clock);
     if (relay) relay.onFrame = (frame) => this.fromOtherNode(frame);
-    // A voice at another node that went quiet for good (muted, off, its node gone) frees its slots here.
-    this.stopListening = conferences.onRemoteVoice((conferenceId, memberId, audible) => {
+    // A voice at another node that went quiet for good (muted, off, its node gone) frees its slots
+    // here; the host's mute stops a voice here at once, wherever the host pressed it.
+    const stopRemote = conferences.onRemoteVoice((conferenceId, memberId, audible) => {
       if (!audible) this.rooms.get(conferenceId)?.releaseRemote(memberId);
     });
+    const stopChanges = conferences.onMemberChange((conferenceId, member) => {
+      if (member.removedAt !== null) return this.leave(conferenceId, member.id);
+      const room = this.rooms.get(conferenceId);
+      if (!room?.has(member.id)) return;
+      const [wasFlowing, wasMuted] = [room.isFlowing(member.id), room.isMuted(member.id)];
+      room.setHostMuted(member.id, member.hostMuted);
+      // (A voice not yet on is announced when it comes on, muted or not.)
+      if (wasFlowing && room.isMuted(member.id) !== wasMuted) this.broadcastState(conferenceId, member.id);
+    });
+    this.stopListening = () => {
+      stopRemote();
+      stopChanges();
+    };
   }
 
   /** The conference's voice room, if anyone has voice there. */
@@ -195,6 +209,8 @@ export class VoiceService {
       (notice) => connection.send(encode({ type: "voice-slot", ...notice })),
       this.takeAddressBudget(key, connection.address),
     );
+    // A member the host muted starts muted, on whichever node they join voice.
+    room.setHostMuted(memberId, conference.member(memberId)?.hostMuted ?? false);
     peer.onState = (state) => {
       if (room.peerOf(memberId) !== peer) return;
       if (state === "connected") room.peerConnected(memberId);
@@ -276,6 +292,9 @@ export class VoiceService {
   setMuted(conferenceId: string, memberId: string, muted: boolean): void {
     const room = this.rooms.get(conferenceId);
     if (!room?.has(memberId)) throw new RoundtableError("invalid_message", "voice is not connected");
+    // The member's own choice is kept either way; while the host's mute holds, it changes nothing heard.
+    if (!muted && room.isHostMuted(memberId))
+      throw new RoundtableError("host_muted", "the host muted you; ask to speak");
     // Once the voice is on, everyone learns the change; before, the room announces it when it is.
     const wasFlowing = room.isFlowing(memberId);
     room.setMuted(memberId, muted);

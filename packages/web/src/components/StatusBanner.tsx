@@ -74,6 +74,12 @@ export function StatusBanner({
         )}
       </div>
     );
+  if (status === "removed")
+    return (
+      <div class="banner banner-error" role="alert" data-testid="connection-banner" data-status={status}>
+        The host removed you from this conference: this room link no longer works.
+      </div>
+    );
   if (status === "outdated")
     return (
       <div class="banner banner-error" role="alert" data-testid="connection-banner" data-status={status}>

@@ -27,6 +27,7 @@ const STATUS_LABEL: Record<ConnectionStatus, string> = {
   refused: "Not admitted",
   ended: "Ended",
   outdated: "Reload needed",
+  removed: "Removed",
   closed: "Disconnected",
 };
 
@@ -120,7 +121,7 @@ export function RoomPage({ conferenceId }: { conferenceId: string }) {
         {banner}
         {view.phase === "lobby" ? (
           <Lobby title={view.title} seats={view.seats} selfId={view.selfId} />
-        ) : status === "refused" || status === "outdated" ? null : (
+        ) : status === "refused" || status === "outdated" || status === "removed" ? null : (
           <p class="loading" role="status">
             <span class="spinner" aria-hidden="true" />
             Connecting to the conference…

@@ -1,7 +1,12 @@
 import pg from "pg";
 import type { AvatarStore, NormalisedAvatar } from "../../conference/ports.ts";
-import type { ConferenceRecord, MemberRecord, MessageRecord } from "../../conference/records.ts";
-import { type ConferenceRow, type MemberRow, toConference, toMember } from "../rows.ts";
+import type {
+  ConferenceRecord,
+  MemberChange,
+  MemberRecord,
+  MessageRecord,
+} from "../../conference/records.ts";
+import { type ConferenceRow, type MemberRow, newMemberDefaults, toConference, toMember } from "../rows.ts";
 import type { AddedMember, HistoryPage, NewMember, NewMessage, Store } from "../Store.ts";
 import { MIGRATIONS } from "./migrations.ts";
 
@@ -118,13 +123,14 @@ export class PostgresStore implements Store {
 
   async addMember(m: NewMember, capacity: number): Promise<AddedMember> {
     return this.transaction(async (client) => {
-      const { rows } = await client.query<{ ended_at: string | null }>(
-        "SELECT ended_at FROM conferences WHERE id = $1 FOR UPDATE",
+      const { rows } = await client.query<{ ended_at: string | null; locked: boolean }>(
+        "SELECT ended_at, locked FROM conferences WHERE id = $1 FOR UPDATE",
         [m.conferenceId],
       );
       const conference = rows[0];
       if (!conference) return { added: false, reason: "missing" };
       if (conference.ended_at !== null) return { added: false, reason: "ended" };
+      if (conference.locked) return { added: false, reason: "locked" };
       const counted = await client.query<{ n: number }>(
         "SELECT count(*)::int AS n FROM members WHERE conference_id = $1",
         [m.conferenceId],
@@ -135,8 +141,34 @@ export class PostgresStore implements Store {
         "INSERT INTO members (id, conference_id, name, token_hash, avatar_hash, avatar_color, seat, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         [m.id, m.conferenceId, m.name, m.tokenHash, m.avatarHash, m.avatarColor, seat, m.createdAt],
       );
-      return { added: true, member: { ...m, seat } };
+      return { added: true, member: { ...m, seat, ...newMemberDefaults } };
     });
+  }
+
+  async setLocked(id: string, locked: boolean): Promise<void> {
+    await this.pool.query("UPDATE conferences SET locked = $1 WHERE id = $2", [locked, id]);
+  }
+
+  async updateMember(
+    conferenceId: string,
+    memberId: string,
+    change: MemberChange,
+  ): Promise<MemberRecord | undefined> {
+    // One statement, each field kept unless given: two hosts changing different fields at once on
+    // two nodes both land. Removal is for good: a removed_at once set is never cleared.
+    const { rows } = await this.pool.query<MemberRow>(
+      "UPDATE members SET role = COALESCE($3, role), host_muted = COALESCE($4, host_muted), removed_at = COALESCE(removed_at, $5) WHERE conference_id = $1 AND id = $2 RETURNING *",
+      [conferenceId, memberId, change.role ?? null, change.hostMuted ?? null, change.removedAt ?? null],
+    );
+    return rows[0] && toMember(rows[0]);
+  }
+
+  async muteAll(conferenceId: string, except: readonly string[]): Promise<MemberRecord[]> {
+    const { rows } = await this.pool.query<MemberRow>(
+      "UPDATE members SET host_muted = true WHERE conference_id = $1 AND removed_at IS NULL AND NOT host_muted AND id <> ALL($2::text[]) RETURNING *",
+      [conferenceId, [...except]],
+    );
+    return rows.map(toMember).sort((a, b) => a.seat - b.seat);
   }
 
   async listMembers(conferenceId: string): Promise<MemberRecord[]> {

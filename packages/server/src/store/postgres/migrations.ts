@@ -56,4 +56,11 @@ export const MIGRATIONS: readonly string[] = [
     bytes bytea NOT NULL
   );
   `,
+  // 3: the host's controls: locked registration; co-hosts, host mute and removal per member.
+  `
+  ALTER TABLE conferences ADD COLUMN locked boolean NOT NULL DEFAULT false;
+  ALTER TABLE members ADD COLUMN role text NOT NULL DEFAULT 'member';
+  ALTER TABLE members ADD COLUMN host_muted boolean NOT NULL DEFAULT false;
+  ALTER TABLE members ADD COLUMN removed_at bigint;
+  `,
 ];

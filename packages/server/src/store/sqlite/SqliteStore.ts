@@ -1,8 +1,13 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import type { ConferenceRecord, MemberRecord, MessageRecord } from "../../conference/records.ts";
-import { type ConferenceRow, type MemberRow, toConference, toMember } from "../rows.ts";
+import type {
+  ConferenceRecord,
+  MemberChange,
+  MemberRecord,
+  MessageRecord,
+} from "../../conference/records.ts";
+import { type ConferenceRow, type MemberRow, newMemberDefaults, toConference, toMember } from "../rows.ts";
 import type { AddedMember, HistoryPage, NewMember, NewMessage, Store } from "../Store.ts";
 import { MIGRATIONS } from "./migrations.ts";
 
@@ -63,6 +68,14 @@ export class SqliteStore implements Store {
       ),
       markEnded: db.prepare("UPDATE conferences SET ended_at = ? WHERE id = ? AND ended_at IS NULL"),
       countOpenConferences: db.prepare("SELECT COUNT(*) AS n FROM conferences WHERE ended_at IS NULL"),
+      setLocked: db.prepare("UPDATE conferences SET locked = ? WHERE id = ?"),
+      // Removal is for good: a removed_at once set is never cleared.
+      updateMember: db.prepare(
+        "UPDATE members SET role = COALESCE(@role, role), host_muted = COALESCE(@hostMuted, host_muted), removed_at = COALESCE(removed_at, @removedAt) WHERE conference_id = @c AND id = @m RETURNING *",
+      ),
+      muteAll: db.prepare(
+        "UPDATE members SET host_muted = 1 WHERE conference_id = ? AND removed_at IS NULL AND host_muted = 0 AND id NOT IN (SELECT value FROM json_each(?)) RETURNING *",
+      ),
       insertMember: db.prepare(
         "INSERT INTO members (id, conference_id, name, token_hash, avatar_hash, avatar_color, seat, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       ),
@@ -123,10 +136,11 @@ export class SqliteStore implements Store {
   // One transaction each (SQLite runs one writer at a time): the count and the insert cannot interleave.
   private addMemberRows(m: NewMember, capacity: number): AddedMember {
     const conference = this.stmts.getConference.get(m.conferenceId) as
-      | { ended_at: number | null }
+      | { ended_at: number | null; locked: number }
       | undefined;
     if (!conference) return { added: false, reason: "missing" };
     if (conference.ended_at !== null) return { added: false, reason: "ended" };
+    if (conference.locked) return { added: false, reason: "locked" };
     const seat = (this.stmts.countMembers.get(m.conferenceId) as { n: number }).n;
     if (seat >= capacity) return { added: false, reason: "full" };
     this.stmts.insertMember.run(
@@ -139,7 +153,30 @@ export class SqliteStore implements Store {
       seat,
       m.createdAt,
     );
-    return { added: true, member: { ...m, seat } };
+    return { added: true, member: { ...m, seat, ...newMemberDefaults } };
+  }
+
+  async setLocked(id: string, locked: boolean): Promise<void> {
+    this.stmts.setLocked.run(locked ? 1 : 0, id);
+  }
+
+  async updateMember(
+    conferenceId: string,
+    memberId: string,
+    change: MemberChange,
+  ): Promise<MemberRecord | undefined> {
+    const row = this.stmts.updateMember.get({
+      c: conferenceId,
+      m: memberId,
+      role: change.role ?? null,
+      hostMuted: change.hostMuted === undefined ? null : change.hostMuted ? 1 : 0,
+      removedAt: change.removedAt ?? null,
+    }) as MemberRow | undefined;
+    return row && toMember(row);
+  }
+
+  async muteAll(conferenceId: string, except: readonly string[]): Promise<MemberRecord[]> {
+    return (this.stmts.muteAll.all(conferenceId, JSON.stringify(except)) as MemberRow[]).map(toMember);
   }
 
   async addMember(m: NewMember, capacity: number): Promise<AddedMember> {

@@ -52,4 +52,11 @@ export const MIGRATIONS: readonly string[] = [
   DROP INDEX messages_client;
   CREATE UNIQUE INDEX messages_client ON messages (conference_id, from_id, client_id) WHERE client_id IS NOT NULL;
   `,
+  // 4: the host's controls: locked registration; co-hosts, host mute and removal per member.
+  `
+  ALTER TABLE conferences ADD COLUMN locked INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE members ADD COLUMN role TEXT NOT NULL DEFAULT 'member';
+  ALTER TABLE members ADD COLUMN host_muted INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE members ADD COLUMN removed_at INTEGER;
+  `,
 ];
