@@ -292,13 +292,14 @@ export class VoiceService {
   setMuted(conferenceId: string, memberId: string, muted: boolean): void {
     const room = this.rooms.get(conferenceId);
     if (!room?.has(memberId)) throw new RoundtableError("invalid_message", "voice is not connected");
-    // The member's own choice is kept either way; while the host's mute holds, it changes nothing heard.
-    if (!muted && room.isHostMuted(memberId))
-      throw new RoundtableError("host_muted", "the host muted you; ask to speak");
     // Once the voice is on, everyone learns the change; before, the room announces it when it is.
     const wasFlowing = room.isFlowing(memberId);
+    // The member's own choice is kept either way, and applies once the host lifts their mute; until
+    // then an unmute changes nothing heard, and the member is told why.
     room.setMuted(memberId, muted);
     if (wasFlowing) this.broadcastState(conferenceId, memberId);
+    if (!muted && room.isHostMuted(memberId))
+      throw new RoundtableError("host_muted", "the host muted you; ask to speak");
   }
 
   /** Ends a member's voice. Idempotent. */
