@@ -11,6 +11,7 @@ import { ApiError } from "@roundtable/client-core";
 import { CLOSE_CODES } from "@roundtable/protocol";
 import {
   closeMembers,
+  joinVoice,
   LOOPBACK_RTC,
   SECOND,
   SPEECH,
@@ -41,17 +42,13 @@ test("host mute at another node: forwarded nowhere, not liftable by the member, 
   try {
     const conference = await a.api.createConference("Host across nodes");
     await a.api.build(conference.id, conference.hostToken);
-    for (const [name, node] of [
-      ["Ana", a],
-      ["Dora", a],
-      ["Ben", b],
-      ["Cleo", c],
-    ] as const)
-      members.push(await voiceMember(a.api, conference.id, name, node.api));
-    const [ana, dora, ben, cleo] = members as [VoiceMember, VoiceMember, VoiceMember, VoiceMember];
+    const [ana, dora, ben, cleo] = (await joinVoice(members, a.api, conference.id, [
+      ["Ana", a.api],
+      ["Dora", a.api],
+      ["Ben", b.api],
+      ["Cleo", c.api],
+    ])) as [VoiceMember, VoiceMember, VoiceMember, VoiceMember];
     const listeners = [dora, ben, cleo];
-    for (const m of members) m.session.start();
-    await until(members, () => members.every((m) => m.engine.state === "connected"), "every peer connected");
     let played = ana.engine.playWav(SPEECH, { loops: 20, signal: playback.signal });
     await until(
       members,

@@ -7,12 +7,12 @@ import { existsSync } from "node:fs";
 import { after, before, test } from "node:test";
 import {
   closeMembers,
+  joinVoice,
   LOOPBACK_RTC,
   SECOND,
   SPEECH,
   until,
   type VoiceMember,
-  voiceMember,
 } from "../../packages/bot/test/voiceMembers.ts";
 import type { TestServer } from "../../packages/server/test/harness.ts";
 import { startCluster, type TestCluster } from "./cluster.ts";
@@ -37,11 +37,10 @@ test("after a NATS restart voice between nodes returns and no text is lost or do
   try {
     const conference = await a.api.createConference("Through a restart");
     await a.api.build(conference.id, conference.hostToken);
-    const ana = await voiceMember(a.api, conference.id, "Ana", a.api);
-    const ben = await voiceMember(a.api, conference.id, "Ben", b.api);
-    members.push(ana, ben);
-    for (const m of members) m.session.start();
-    await until(members, () => members.every((m) => m.engine.state === "connected"), "both peers connected");
+    const [ana, ben] = (await joinVoice(members, a.api, conference.id, [
+      ["Ana", a.api],
+      ["Ben", b.api],
+    ])) as [VoiceMember, VoiceMember];
     void ana.engine.playWav(SPEECH, { loops: 100, signal: playback.signal });
     await until(members, () => ben.engine.heardFrom(ana.id).packets >= SECOND, "Ben heard Ana across nodes");
     await ana.client.sendText("all", "before");

@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import { after, before, test } from "node:test";
 import {
   closeMembers,
+  joinVoice,
   LOOPBACK_RTC,
   rmsOf,
   SECOND,
@@ -16,7 +17,6 @@ import {
   totalPackets,
   until,
   type VoiceMember,
-  voiceMember,
 } from "../../packages/bot/test/voiceMembers.ts";
 import type { TestServer } from "../../packages/server/test/harness.ts";
 import { startCluster, type TestCluster } from "./cluster.ts";
@@ -42,16 +42,12 @@ test("voice across three nodes: to all, a whisper to one node's member, back to 
     const conference = await a.api.createConference("Voices across");
     await a.api.build(conference.id, conference.hostToken);
     // Ana on a; Ben and Dora on b; Cleo on c.
-    for (const [name, node] of [
-      ["Ana", a],
-      ["Ben", b],
-      ["Dora", b],
-      ["Cleo", c],
-    ] as const)
-      members.push(await voiceMember(a.api, conference.id, name, node.api));
-    const [ana, ben, dora, cleo] = members as [VoiceMember, VoiceMember, VoiceMember, VoiceMember];
-    for (const m of members) m.session.start();
-    await until(members, () => members.every((m) => m.engine.state === "connected"), "every peer connected");
+    const [ana, ben, dora, cleo] = (await joinVoice(members, a.api, conference.id, [
+      ["Ana", a.api],
+      ["Ben", b.api],
+      ["Dora", b.api],
+      ["Cleo", c.api],
+    ])) as [VoiceMember, VoiceMember, VoiceMember, VoiceMember];
     const played = ana.engine.playWav(SPEECH, { loops: 4, signal: playback.signal });
 
     // (a) To everyone: every listener, at both other nodes, hears speech from Ana on a slot bound to her.

@@ -4,6 +4,7 @@ import { test } from "node:test";
 import { startTestServer } from "../../server/test/harness.ts";
 import {
   closeMembers,
+  joinVoice,
   LOOPBACK_RTC,
   rmsOf,
   SECOND,
@@ -11,7 +12,6 @@ import {
   totalPackets,
   until,
   type VoiceMember,
-  voiceMember,
 } from "./voiceMembers.ts";
 
 test("voice through the server: to all, a whisper to one, back to all, without renegotiating", {
@@ -24,10 +24,12 @@ test("voice through the server: to all, a whisper to one, back to all, without r
   try {
     const conference = await t.api.createConference("Voices");
     await t.api.build(conference.id, conference.hostToken);
-    for (const name of ["Ana", "Ben", "Cleo"]) members.push(await voiceMember(t.api, conference.id, name));
+    await joinVoice(members, t.api, conference.id, [
+      ["Ana", t.api],
+      ["Ben", t.api],
+      ["Cleo", t.api],
+    ]);
     const [a, b, c] = members as [VoiceMember, VoiceMember, VoiceMember];
-    for (const m of members) m.session.start();
-    await until(members, () => members.every((m) => m.engine.state === "connected"), "every peer connected");
 
     const played = a.engine.playWav(SPEECH, { loops: 3, signal: playback.signal });
 

@@ -80,6 +80,28 @@ export function until(
   });
 }
 
+/**
+ * Registers each `[name, api]` through `registrar`, connects it through its own `api` (the node
+ * it is placed at), pushes it onto `members` (so the caller's cleanup closes whatever came up),
+ * starts every voice and resolves once every peer is connected.
+ */
+export async function joinVoice(
+  members: VoiceMember[],
+  registrar: RoundtableApi,
+  conferenceId: string,
+  placed: readonly (readonly [string, RoundtableApi])[],
+): Promise<VoiceMember[]> {
+  const joined: VoiceMember[] = [];
+  for (const [name, via] of placed) {
+    const member = await voiceMember(registrar, conferenceId, name, via);
+    members.push(member);
+    joined.push(member);
+  }
+  for (const m of joined) m.session.start();
+  await until(joined, () => joined.every((m) => m.engine.state === "connected"), "every peer connected");
+  return joined;
+}
+
 export function closeMembers(members: VoiceMember[]): void {
   for (const m of members) {
     m.session.stop();

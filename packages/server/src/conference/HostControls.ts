@@ -1,4 +1,5 @@
 import type { Store } from "../store/Store.ts";
+import type { Conference } from "./Conference.ts";
 import type { ConferenceService } from "./ConferenceService.ts";
 import { RoundtableError } from "./errors.ts";
 import type { Clock } from "./ports.ts";
@@ -29,7 +30,7 @@ export class HostControls {
     const member = this.requireMember(conference.member(memberId));
     if (actor !== undefined && member.role === "co-host" && actor !== memberId)
       throw new RoundtableError("forbidden", "a co-host cannot mute another co-host");
-    await this.change(conferenceId, memberId, { hostMuted: muted });
+    await this.change(conference, memberId, { hostMuted: muted });
   }
 
   /** Host-mutes every member but the co-hosts (the host holds no seat of their own yet). */
@@ -48,7 +49,7 @@ export class HostControls {
     await this.conferences.authorizeHost(conference, bearer);
     if (conference.isRemoved(memberId)) return;
     this.requireMember(conference.member(memberId));
-    await this.change(conferenceId, memberId, { removedAt: this.clock.now() });
+    await this.change(conference, memberId, { removedAt: this.clock.now() });
   }
 
   async lock(conferenceId: string, locked: boolean, bearer: string | undefined): Promise<void> {
@@ -63,13 +64,12 @@ export class HostControls {
     const conference = await this.conferences.conference(conferenceId);
     await this.conferences.authorizeHost(conference, bearer);
     this.requireMember(conference.member(memberId));
-    await this.change(conferenceId, memberId, { role: "co-host" });
+    await this.change(conference, memberId, { role: "co-host" });
   }
 
-  private async change(conferenceId: string, memberId: string, change: MemberChange): Promise<void> {
-    const conference = await this.conferences.conference(conferenceId);
+  private async change(conference: Conference, memberId: string, change: MemberChange): Promise<void> {
     conference.assertNotEnded();
-    const member = await this.store.updateMember(conferenceId, memberId, change);
+    const member = await this.store.updateMember(conference.id, memberId, change);
     if (!member) throw new RoundtableError("not_found", "no such member");
     this.conferences.memberChanged(conference, member);
   }

@@ -24,6 +24,8 @@ export function metricsRoute(app: FastifyInstance, sources: MetricsSources, toke
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "roundtable_" });
   const { service, voice } = sources;
+  // Read once per scrape and shared by the three gauges that report it.
+  let held = { conferences: 0, members: 0, connected: 0 };
   const gauge = (name: string, help: string, read: () => number | Promise<number>) =>
     new Gauge({
       name,
@@ -47,21 +49,9 @@ export function metricsRoute(app: FastifyInstance, sources: MetricsSources, toke
       },
     });
 
-  gauge(
-    "roundtable_conferences_held",
-    "Conferences this node holds in memory",
-    async () => (await service.held()).conferences,
-  );
-  gauge(
-    "roundtable_members_held",
-    "Members of the conferences this node holds",
-    async () => (await service.held()).members,
-  );
-  gauge(
-    "roundtable_members_connected",
-    "Members with a socket open on this node",
-    async () => (await service.held()).connected,
-  );
+  gauge("roundtable_conferences_held", "Conferences this node holds in memory", () => held.conferences);
+  gauge("roundtable_members_held", "Members of the conferences this node holds", () => held.members);
+  gauge("roundtable_members_connected", "Members with a socket open on this node", () => held.connected);
   gauge("roundtable_sockets_open", "WebSockets open on this node", sources.sockets);
   gauge("roundtable_voice_peers", "Voice peer connections on this node", () => voice.ownerCount);
   counter(
@@ -102,6 +92,7 @@ export function metricsRoute(app: FastifyInstance, sources: MetricsSources, toke
       if (!presented || !timingSafeEqual(digest(presented), expected))
         throw new RoundtableError("unauthorized", "the metrics token is required");
     }
+    held = await service.held();
     return reply.header("Content-Type", registry.contentType).send(await registry.metrics());
   });
 }
